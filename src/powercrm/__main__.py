@@ -1,0 +1,3 @@
+from powercrm.cli import main
+
+raise SystemExit(main())
