@@ -1,0 +1,67 @@
+{# Cleaning macros shared by every staging model. Dispatched so that a Spark target can
+   supply its own spelling where DuckDB syntax differs. The full-width table is the part of
+   Unicode NFKC that codes need (`ＷＥＣＨＡＴ`, `２００`), the same table the loader checks
+   codes with (src/powercrm/extracts.py). #}
+
+{% macro normalize_code(expr) -%}
+    nullif(trim(translate({{ expr }}, {% raw %}'！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～　', '!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~ '{% endraw %})), '')
+{%- endmacro %}
+
+{% macro clean_text(expr) -%}
+    nullif(trim({{ expr }}), '')
+{%- endmacro %}
+
+{% macro to_decimal(expr, precision=18, scale=2) -%}
+    cast(nullif(trim({{ expr }}), '') as decimal({{ precision }}, {{ scale }}))
+{%- endmacro %}
+
+{% macro to_int(expr) -%}
+    cast(nullif(trim({{ expr }}), '') as {{ dbt.type_int() }})
+{%- endmacro %}
+
+{% macro to_date(expr) -%}
+    cast(nullif(trim({{ expr }}), '') as date)
+{%- endmacro %}
+
+{% macro month_to_date(expr) -%}
+    cast(trim({{ expr }}) || '-01' as date)
+{%- endmacro %}
+
+{# Two timestamp formats reach us: `YYYY-MM-DD HH:MM:SS` and, from some county systems,
+   `YYYY/MM/DD HH:MM`. #}
+{% macro parse_ts(expr) -%}
+    {{ return(adapter.dispatch('parse_ts', 'powercrm')(expr)) }}
+{%- endmacro %}
+
+{% macro default__parse_ts(expr) -%}
+    coalesce(try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S'), try_strptime(trim({{ expr }}), '%Y/%m/%d %H:%M'))
+{%- endmacro %}
+
+{% macro spark__parse_ts(expr) -%}
+    coalesce(to_timestamp(trim({{ expr }}), 'yyyy-MM-dd HH:mm:ss'), to_timestamp(trim({{ expr }}), 'yyyy/MM/dd HH:mm'))
+{%- endmacro %}
+
+{% macro yes_no(expr) -%}
+    ({{ normalize_code(expr) }} = 'Y')
+{%- endmacro %}
+
+{# Residential names are personal data: first character, then one `*` per further character. #}
+{% macro mask_name(expr) -%}
+    case when {{ expr }} is null then null
+         else left({{ expr }}, 1) || repeat('*', length({{ expr }}) - 1) end
+{%- endmacro %}
+
+{# Keep one row per key: the latest business date wins, then the last record of that file.
+   Exact duplicate rows collapse to one; a redelivered or updated row replaces the earlier. #}
+{% macro latest_per_key(relation, key_columns) -%}
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by {{ key_columns | join(', ') }}
+                order by _business_date desc, _record_no desc
+            ) as _row_rank
+        from {{ relation }}
+    ) ranked
+    where _row_rank = 1
+{%- endmacro %}
