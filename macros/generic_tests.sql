@@ -1,0 +1,36 @@
+{# Generic tests the project needs (dbt_utils is not reachable offline). #}
+
+{# The combination of columns is unique: the primary key of a table with a compound grain. #}
+{% test unique_combination(model, combination) %}
+select {{ combination | join(', ') }}, count(*) as n_rows
+from {{ model }}
+group by {{ combination | join(', ') }}
+having count(*) > 1
+{% endtest %}
+
+{# Every row satisfies the SQL expression. #}
+{% test expression_is_true(model, expression, where=none) %}
+select *
+from {{ model }}
+where not ({{ expression }})
+{%- if where %} and ({{ where }}){% endif %}
+{% endtest %}
+
+{# Σ column of the model equals Σ column of another model (within tolerance): nothing lost,
+   nothing doubled between layers. #}
+{% test equal_sums(model, column_name, compare_model, compare_column, tolerance=0.005) %}
+with a as (select coalesce(sum({{ column_name }}), 0) as total from {{ model }}),
+b as (select coalesce(sum({{ compare_column }}), 0) as total from {{ compare_model }})
+select a.total as model_total, b.total as compare_total
+from a cross join b
+where abs(a.total - b.total) > {{ tolerance }}
+{% endtest %}
+
+{# Same row count as another model (optionally filtered). #}
+{% test equal_rowcount_to(model, compare_model, where=none) %}
+with a as (select count(*) as n from {{ model }}),
+b as (select count(*) as n from {{ compare_model }} {% if where %}where {{ where }}{% endif %})
+select a.n as model_rows, b.n as compare_rows
+from a cross join b
+where a.n <> b.n
+{% endtest %}

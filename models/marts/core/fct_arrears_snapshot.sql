@@ -1,0 +1,118 @@
+-- One row per receivable × snapshot date (every month end up to the data date, and the data
+-- date) for the receivables issued by that date whose outstanding amount is not zero there
+-- (fully settled receivables have no row). outstanding = amount − Σ payments dated ≤ the
+-- snapshot that name it (reversals included); arrears = max(outstanding, 0) once the snapshot
+-- is past the due date; a negative outstanding is overpaid. The customer's attributes are those
+-- in force at the snapshot date.
+-- Late-payment penalty (违约金) on the arrears, for each overdue day: residential 0.1 % a day;
+-- other customers 0.2 % a day up to 31 December of the due date's year and 0.3 % a day after;
+-- rounded half-up to 0.01 per receivable; a positive penalty under 1 yuan is 1 yuan.
+with snapshots as (
+    select snapshot_date from {{ ref('int_snapshot_dates') }}
+),
+
+receivables as (
+    select
+        *,
+        make_date(cast(extract(year from due_date) as integer), 12, 31) as due_year_end
+    from {{ ref('int_receivables') }}
+),
+
+balances as (
+    select * from {{ ref('int_receivable_balances') }}
+),
+
+versions as (
+    select * from {{ ref('int_customer_versions') }}
+),
+
+at_snapshot as (
+    select
+        snapshots.snapshot_date,
+        balances.bill_id,
+        balances.outstanding_yuan
+    from balances
+    inner join snapshots
+        on balances.valid_from <= snapshots.snapshot_date
+        and (balances.valid_to is null or balances.valid_to > snapshots.snapshot_date)
+    where balances.outstanding_yuan <> 0
+),
+
+measured as (
+    select
+        at_snapshot.snapshot_date,
+        receivables.bill_id,
+        receivables.cons_no,
+        receivables.billing_month,
+        receivables.issue_date,
+        receivables.due_date,
+        receivables.amount_yuan,
+        at_snapshot.outstanding_yuan,
+        case when at_snapshot.snapshot_date > receivables.due_date and at_snapshot.outstanding_yuan > 0
+            then at_snapshot.outstanding_yuan else 0 end as arrears_yuan,
+        case when at_snapshot.outstanding_yuan < 0 then -at_snapshot.outstanding_yuan else 0 end as overpaid_yuan,
+        {{ dbt.datediff('receivables.due_date', 'at_snapshot.snapshot_date', 'day') }} as days_overdue,
+        -- overdue days up to 31 December of the due date's year, and after it
+        greatest(0, {{ dbt.datediff('receivables.due_date', 'least(at_snapshot.snapshot_date, receivables.due_year_end)', 'day') }})
+            as days_within_year,
+        greatest(0, {{ dbt.datediff('receivables.due_year_end', 'at_snapshot.snapshot_date', 'day') }}) as days_after_year
+    from at_snapshot
+    inner join receivables on at_snapshot.bill_id = receivables.bill_id
+),
+
+with_customer as (
+    select
+        measured.*,
+        versions.customer_sk,
+        versions.org_no,
+        versions.elec_type,
+        versions.voltage
+    from measured
+    left join versions
+        on measured.cons_no = versions.cons_no
+        and versions.effective_from < cast(measured.snapshot_date + interval 1 day as {{ dbt.type_timestamp() }})
+        and (versions.effective_to is null
+            or versions.effective_to >= cast(measured.snapshot_date + interval 1 day as {{ dbt.type_timestamp() }}))
+),
+
+penalised as (
+    select
+        with_customer.*,
+        case
+            when with_customer.arrears_yuan <= 0 then cast(0 as decimal(18, 2))
+            when with_customer.elec_type = '100'
+                then {{ round_money('with_customer.arrears_yuan * 0.001 * with_customer.days_overdue') }}
+            else {{ round_money('with_customer.arrears_yuan * (0.002 * with_customer.days_within_year + 0.003 * with_customer.days_after_year)') }}
+        end as penalty_raw_yuan
+    from with_customer
+)
+
+select
+    snapshot_date,
+    bill_id,
+    cons_no,
+    customer_sk,
+    org_no,
+    elec_type,
+    voltage,
+    billing_month,
+    issue_date,
+    due_date,
+    cast(amount_yuan as decimal(18, 2)) as amount_yuan,
+    cast(outstanding_yuan as decimal(18, 2)) as outstanding_yuan,
+    cast(arrears_yuan as decimal(18, 2)) as arrears_yuan,
+    cast(overpaid_yuan as decimal(18, 2)) as overpaid_yuan,
+    arrears_yuan > 0 as is_in_arrears,
+    case when arrears_yuan > 0 then days_overdue end as days_overdue,
+    case
+        when arrears_yuan <= 0 then null
+        when days_overdue <= 30 then '1-30'
+        when days_overdue <= 60 then '31-60'
+        when days_overdue <= 90 then '61-90'
+        when days_overdue <= 180 then '91-180'
+        when days_overdue <= 365 then '181-365'
+        else '>365'
+    end as ageing_bucket,
+    cast(case when penalty_raw_yuan > 0 and penalty_raw_yuan < 1 then 1 else penalty_raw_yuan end
+        as decimal(18, 2)) as penalty_accrued_yuan
+from penalised

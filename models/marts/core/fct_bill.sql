@@ -1,0 +1,63 @@
+-- One row per bill (NORMAL and ADJUST). An ADJUST bill carries the billing_month of the bill it
+-- corrects, so monthly figures are restated. Amounts split by item; paid_yuan, outstanding_yuan,
+-- paid_date and days_late are as of the data date and apply to receivables (amount > 0); a
+-- refund (amount ≤ 0) is credited to the balance at issue: paid 0, outstanding 0.
+with bills as (
+    select * from {{ ref('stg_marketing__bills') }}
+),
+
+items as (
+    select
+        bill_id,
+        sum(case when item = 'ENERGY' then amount_yuan else 0 end) as energy_yuan,
+        sum(case when item = 'BASIC' then amount_yuan else 0 end) as basic_yuan,
+        sum(case when item = 'PF_ADJ' then amount_yuan else 0 end) as pf_adj_yuan,
+        sum(case when item = 'FUND' then amount_yuan else 0 end) as fund_yuan,
+        sum(amount_yuan) as items_yuan,
+        count(*) as items
+    from {{ ref('stg_marketing__bill_items') }}
+    group by bill_id
+),
+
+receivables as (
+    select * from {{ ref('int_receivables') }}
+),
+
+attributes as (
+    select month, cons_no, customer_sk, org_no, tg_id, elec_type, voltage, industry_section
+    from {{ ref('int_customer_months') }}
+)
+
+select
+    bills.bill_id,
+    bills.cons_no,
+    attributes.customer_sk,
+    bills.billing_month,
+    bills.bill_type,
+    bills.ref_bill_id,
+    bills.issue_date,
+    bills.due_date,
+    bills.tariff_code,
+    attributes.org_no,
+    attributes.tg_id,
+    attributes.elec_type,
+    attributes.voltage,
+    attributes.industry_section,
+    cast(bills.kwh as decimal(18, 2)) as kwh,
+    cast(bills.amount_yuan as decimal(18, 2)) as amount_yuan,
+    cast(coalesce(items.energy_yuan, 0) as decimal(18, 2)) as energy_yuan,
+    cast(coalesce(items.basic_yuan, 0) as decimal(18, 2)) as basic_yuan,
+    cast(coalesce(items.pf_adj_yuan, 0) as decimal(18, 2)) as pf_adj_yuan,
+    cast(coalesce(items.fund_yuan, 0) as decimal(18, 2)) as fund_yuan,
+    cast(coalesce(items.items_yuan, 0) as decimal(18, 2)) as items_yuan,
+    coalesce(items.items, 0) as items,
+    bills.amount_yuan > 0 as is_receivable,
+    cast(coalesce(receivables.paid_yuan, 0) as decimal(18, 2)) as paid_yuan,
+    cast(coalesce(receivables.outstanding_yuan, 0) as decimal(18, 2)) as outstanding_yuan,
+    receivables.paid_date,
+    receivables.days_late,
+    receivables.is_paid_on_time
+from bills
+left join items on bills.bill_id = items.bill_id
+left join receivables on bills.bill_id = receivables.bill_id
+left join attributes on bills.cons_no = attributes.cons_no and bills.billing_month = attributes.month
