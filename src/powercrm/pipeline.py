@@ -1,0 +1,498 @@
+"""One nightly run: lock → load → dbt build → quality gate → publish.
+
+The CLI (`powercrm run`, `powercrm rebuild`) and the Dagster definitions call this module; it
+prints nothing itself (progress goes to the `Progress` object it is given) and raises
+`PowerCRMError` with one sentence for the operator when a step fails. The report object is
+filled in as the run goes, so that a failed run can still say what it did before it failed.
+
+Files (beside the published file `<dir>/<stem>.duckdb`, see `publish.WarehouseFiles`):
+`<stem>.work.duckdb` the private working database, `<stem>.lock` the run lock,
+`<stem>.state/` dbt's target and logs and `last_run.json`, `<stem>.prev.duckdb` the previous
+published file, `<stem>.next.duckdb` the file being written (exists only during a publish).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from powercrm.extracts import PROJECT_DIR
+from powercrm.ingest.loader import LoadSummary, PartitionResult, data_date, load_landing
+from powercrm.publish import PublishError, PublishResult, WarehouseFiles, publish, record_publish
+from powercrm.testhooks import pause_point
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_REJECTED = 3
+EXIT_BLOCKED = 4
+
+DEFAULT_LANDING = "landing"
+DEFAULT_WAREHOUSE = "warehouse/powercrm.duckdb"
+
+
+class PowerCRMError(Exception):
+    """A run failed; the message is one sentence naming the file and the problem."""
+
+
+class LockHeld(PowerCRMError):
+    pass
+
+
+def env_path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default)
+
+
+def dbt_project_dir() -> Path:
+    """The dbt project: the repository root, or POWERCRM_DBT_PROJECT_DIR (tests use a small fixture)."""
+    return Path(os.environ.get("POWERCRM_DBT_PROJECT_DIR") or PROJECT_DIR)
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror + (f" ({e.filename})" if e.filename else "")
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return " ".join(lines[:2])[:400] if lines else type(e).__name__
+
+
+# --------------------------------------------------------------------------------------- lock
+
+class RunLock:
+    """An exclusive `flock` on `<stem>.lock`: one run per warehouse at a time.
+
+    The kernel releases it when the process ends, however it ends (SIGKILL included), so a
+    crashed run never leaves a stale lock behind. The holder writes its pid, start time and
+    command into the file so that a refused run can say who holds it.
+    """
+
+    def __init__(self, path: Path, command: str) -> None:
+        self.path = path
+        self.command = command
+        self.fd: int | None = None
+
+    def holder(self) -> dict | None:
+        """Who holds the lock, or None when nobody does (does not take it)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return _read_holder(fd)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    def acquire(self) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise PowerCRMError(f"cannot create the lock file {self.path}: {e.strerror}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info = _read_holder(fd)
+            os.close(fd)
+            who = (f"pid {info.get('pid', '?')}, started {info.get('started_at', '?')}, "
+                   f"`powercrm {info.get('command', '?')}`") if info else "details not written yet"
+            raise LockHeld(
+                f"another powercrm run ({who}) is working on {self.path.with_name(self.path.stem + '.duckdb')}; "
+                f"this run was refused (lock {self.path}): wait for it to finish") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started_at": datetime.now().isoformat(" ", "seconds"),
+                                  "command": self.command}).encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, 0)
+        except OSError:
+            pass
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        self.fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict:
+    try:
+        return json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+# --------------------------------------------------------------------------------------- progress
+
+class Progress:
+    """Callbacks for long steps; the default does nothing (the CLI's console prints)."""
+
+    def phase(self, name: str) -> None: ...
+
+    def load(self, done: int, total: int, result: PartitionResult) -> None: ...
+
+    def node(self, done: int, total: int, node: NodeResult) -> None: ...
+
+    def done(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------- dbt
+
+@dataclass
+class NodeResult:
+    unique_id: str
+    resource_type: str
+    name: str
+    relation: str
+    status: str  # success | error | skipped | pass | fail | warn | ...
+    failures: int | None = None
+    message: str = ""
+    seconds: float = 0.0
+    severity: str = ""
+    path: str = ""
+
+
+@dataclass
+class BuildResult:
+    nodes: list[NodeResult] = field(default_factory=list)
+    seconds: float = 0.0
+    target_path: Path | None = None
+
+    def of(self, *types: str) -> list[NodeResult]:
+        return [n for n in self.nodes if n.resource_type in types]
+
+    @property
+    def errors(self) -> list[NodeResult]:
+        """Models, seeds and snapshots that failed to build: the run fails."""
+        return [n for n in self.of("model", "seed", "snapshot") if n.status == "error"]
+
+    @property
+    def failed_tests(self) -> list[NodeResult]:
+        """Tests that failed or could not run with severity error: they block the publish."""
+        return [n for n in self.of("test", "unit_test") if n.status in ("fail", "error")]
+
+    @property
+    def warned_tests(self) -> list[NodeResult]:
+        return [n for n in self.of("test", "unit_test") if n.status == "warn"]
+
+    @property
+    def skipped(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status == "skipped"]
+
+
+def _node_from_result(r) -> NodeResult:
+    node = r.node
+    rtype = str(getattr(node.resource_type, "value", node.resource_type))
+    relation = ""
+    if rtype in ("model", "seed", "snapshot"):
+        relation = f"{node.schema}.{node.alias}"
+    else:
+        attached = getattr(node, "attached_node", None)
+        if attached:
+            relation = attached.split(".")[-1]
+    status = str(getattr(r.status, "value", r.status))
+    severity = ""
+    config = getattr(node, "config", None)
+    if config is not None and getattr(config, "severity", None):
+        severity = str(config.severity).upper()
+    return NodeResult(node.unique_id, rtype, node.name, relation, status, r.failures,
+                      (r.message or "").strip(), r.execution_time or 0.0, severity,
+                      getattr(node, "original_file_path", ""))
+
+
+def _close_dbt_connections() -> None:
+    """dbt-duckdb keeps its DuckDB handle open after the invocation; close it (same process)."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
+    except ImportError:  # pragma: no cover
+        return
+    with manager._LOCK:
+        env = manager._ENV
+        if env is not None:
+            try:
+                env.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+            manager._ENV = None
+
+
+def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, full_refresh: bool = False,
+            skip_tests: bool = False, on_node: Callable[[int, int, NodeResult], None] | None = None) -> BuildResult:
+    """`dbt build` (seeds, models, tests) in this process against `work_db`."""
+    from dbt.cli.main import dbtRunner  # slow import: only when building
+
+    project_dir = project_dir or dbt_project_dir()
+    target = state_dir / "target"
+    args = ["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles"),
+            "--target-path", str(target), "--log-path", str(state_dir / "logs"),
+            "--log-level", "none", "--no-use-colors"]
+    if full_refresh:
+        args.append("--full-refresh")
+    if skip_tests:
+        args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    counter = {"done": 0, "total": 0}
+
+    def callback(event) -> None:
+        # never raise from here: an exception in a callback aborts dbt's worker thread
+        try:
+            name = event.info.name
+            if name == "LogStartLine":
+                counter["total"] = max(counter["total"], int(event.data.total))
+            elif name == "NodeFinished":
+                info, rr = event.data.node_info, event.data.run_result
+                counter["done"] += 1
+                rel = info.node_relation
+                node = NodeResult(info.unique_id, info.resource_type, info.node_name,
+                                  f"{rel.schema}.{rel.alias}" if rel and rel.alias else "",
+                                  rr.status or info.node_status, None, rr.message or "",
+                                  float(rr.execution_time or 0.0))
+                if on_node:
+                    on_node(counter["done"], max(counter["total"], counter["done"]), node)
+                if info.resource_type == "model":
+                    pause_point("build")
+        except Exception:  # noqa: BLE001
+            pass
+
+    t0 = time.perf_counter()
+    old = os.environ.get("POWERCRM_WORK_DB")
+    os.environ["POWERCRM_WORK_DB"] = str(work_db.resolve())
+    try:
+        res = dbtRunner(callbacks=[callback]).invoke(args)
+    finally:
+        _close_dbt_connections()
+        if old is None:
+            os.environ.pop("POWERCRM_WORK_DB", None)
+        else:
+            os.environ["POWERCRM_WORK_DB"] = old
+    build = BuildResult(seconds=time.perf_counter() - t0, target_path=target)
+    results = getattr(res.result, "results", None)
+    if res.exception is not None or results is None:
+        why = _reason(res.exception) if res.exception is not None else "dbt returned no results"
+        raise PowerCRMError(f"dbt could not build the project {project_dir}: {why} (log: {state_dir / 'logs'})")
+    build.nodes = [_node_from_result(r) for r in results]
+    return build
+
+
+def save_dbt_results(con: duckdb.DuckDBPyConnection, run_id: str, build: BuildResult) -> None:
+    """meta.dbt_results: the latest build's nodes and tests (the quality gate and audit read them)."""
+    con.execute("create schema if not exists meta")
+    con.execute("create table if not exists meta.dbt_results (run_id varchar, unique_id varchar, "
+                "resource_type varchar, name varchar, relation varchar, status varchar, failures bigint, "
+                "severity varchar, message varchar, seconds double, path varchar, finished_at timestamp)")
+    now = datetime.now().replace(microsecond=0)
+    con.execute("begin transaction")
+    con.execute("delete from meta.dbt_results")
+    con.executemany("insert into meta.dbt_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[run_id, n.unique_id, n.resource_type, n.name, n.relation, n.status, n.failures, n.severity,
+                      n.message, n.seconds, n.path, now] for n in build.nodes])
+    con.execute("commit")
+
+
+# --------------------------------------------------------------------------------------- run
+
+@dataclass
+class RunReport:
+    command: str
+    landing: Path
+    files: WarehouseFiles
+    run_id: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    load: LoadSummary | None = None
+    build: BuildResult | None = None
+    blocking: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    published: PublishResult | None = None
+    data_date: date | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    exit_code: int = EXIT_FAILED
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            self.run_id = f"{self.started_at:%Y%m%dT%H%M%S}-{os.getpid()}"
+
+    def run_info(self) -> dict:
+        s = self.load
+        loaded = s.by_status("LOADED") if s else []
+        return {
+            "run_id": self.run_id, "published_at": datetime.now().replace(microsecond=0),
+            "data_date": self.data_date, "command": self.command,
+            "partitions_found": s.found if s else None,
+            "partitions_loaded": len(loaded),
+            "partitions_unchanged": len(s.by_status("UNCHANGED")) if s else None,
+            "partitions_rejected": len(s.rejected) if s else None,
+            "partitions_without_manifest": len(s.without_manifest) if s else None,
+            "rows_loaded": sum(r.rows_loaded for r in loaded),
+            "rows_quarantined": sum(r.rows_quarantined for r in loaded),
+            "seconds": round(sum(self.phases.values()), 3),
+        }
+
+    def outcome(self) -> str:
+        return {EXIT_OK: "published", EXIT_REJECTED: "published, some partitions rejected",
+                EXIT_BLOCKED: "blocked by the quality gate", EXIT_FAILED: "failed"}.get(self.exit_code, "?")
+
+
+def _open_work(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.Error as e:
+        raise PowerCRMError(f"cannot open the working database {path}: {_reason(e)}") from e
+
+
+def execute(report: RunReport, force_from: date | None = None, full_refresh: bool = False,
+            skip_quality: bool = False, progress: Progress | None = None) -> RunReport:
+    """Run every step; fills `report`; raises PowerCRMError when the run fails (nothing published)."""
+    progress = progress or Progress()
+    files = report.files
+    try:
+        files.published.parent.mkdir(parents=True, exist_ok=True)
+        files.state_dir.mkdir(exist_ok=True)
+    except OSError as e:
+        raise PowerCRMError(f"cannot create the warehouse directory {files.published.parent}: {e.strerror}") from e
+    with RunLock(files.lock, report.command):
+        try:
+            _steps(report, force_from, full_refresh, skip_quality, progress)
+        except PowerCRMError as e:
+            report.exit_code, report.error = EXIT_FAILED, str(e)
+            raise
+        except BaseException as e:
+            report.exit_code, report.error = EXIT_FAILED, f"unexpected {type(e).__name__}: {_reason(e)}"
+            raise
+        finally:
+            progress.done()
+            _write_last_run(report)
+    return report
+
+
+def _timed(report: RunReport, name: str, progress: Progress):
+    class _Timer:
+        def __enter__(self):
+            progress.phase(name)
+            self.t0 = time.perf_counter()
+
+        def __exit__(self, *exc):
+            report.phases[name] = time.perf_counter() - self.t0
+    return _Timer()
+
+
+def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_quality: bool,
+           progress: Progress) -> None:
+    files = report.files
+    # ---- load
+    with _timed(report, "load", progress):
+        con = _open_work(files.work)
+        try:
+            report.load = load_landing(con, report.landing, report.run_id, progress=progress.load,
+                                       force_from=force_from)
+            report.data_date = data_date(con)
+        except FileNotFoundError as e:
+            if e.filename is None:
+                raise PowerCRMError(str(e)) from e
+            raise PowerCRMError(f"cannot read {e.filename}: {e.strerror}") from e
+        except OSError as e:
+            raise PowerCRMError(f"cannot read {e.filename}: {e.strerror}") from e
+        except duckdb.Error as e:
+            raise PowerCRMError(f"loading into the working database {files.work} failed: {_reason(e)}") from e
+        finally:
+            con.close()
+    s = report.load
+    if s.found == 0:
+        raise PowerCRMError(f"the landing folder {report.landing} holds no partitions "
+                            f"(expected <extract>/<YYYY-MM-DD>/<extract>.csv with a _manifest.json)")
+    if report.data_date is None:
+        raise PowerCRMError(f"nothing loaded from {report.landing}: {len(s.rejected)} partition(s) rejected, "
+                            f"{len(s.without_manifest)} without manifest, none loaded before")
+    # ---- build
+    with _timed(report, "build", progress):
+        report.build = run_dbt(files.work, files.state_dir, full_refresh=full_refresh, skip_tests=skip_quality,
+                               on_node=progress.node)
+        con = _open_work(files.work)
+        try:
+            save_dbt_results(con, report.run_id, report.build)
+        finally:
+            con.close()
+    if report.build.errors:
+        first = report.build.errors[0]
+        more = f" (and {len(report.build.errors) - 1} more)" if len(report.build.errors) > 1 else ""
+        raise PowerCRMError(f"dbt build failed: {first.resource_type} {first.relation or first.name} "
+                            f"({first.path}): {_reason(Exception(first.message))}{more}")
+    for t in report.build.failed_tests:
+        if t.status == "fail":
+            report.blocking.append(f"dbt test {t.name} failed on {t.failures} rows"
+                                   + (f" of {t.relation}" if t.relation else ""))
+        else:
+            report.blocking.append(f"dbt test {t.name} could not run: {_reason(Exception(t.message))}")
+    for t in report.build.warned_tests:
+        report.warnings.append(f"dbt test {t.name} warns on {t.failures} rows"
+                               + (f" of {t.relation}" if t.relation else ""))
+    # ---- quality gate
+    if not skip_quality:
+        with _timed(report, "quality", progress):
+            from powercrm.quality.gate import run_quality
+
+            try:
+                outcome = run_quality(files.work, report.run_id)
+            except Exception as e:  # noqa: BLE001 - the gate is another module; report it in one sentence
+                raise PowerCRMError(f"the quality checks could not run on {files.work}: {_reason(e)}") from e
+            report.blocking += list(outcome.blocking)
+            report.warnings += list(outcome.warnings)
+    if report.blocking:
+        report.exit_code = EXIT_BLOCKED
+        return
+    # ---- publish
+    with _timed(report, "publish", progress):
+        info = report.run_info()
+        try:
+            report.published = publish(files.work, files.published, run_info=info)
+        except PublishError as e:
+            raise PowerCRMError(str(e)) from e
+        con = _open_work(files.work)
+        try:
+            record_publish(con, info)
+        except duckdb.Error:
+            pass  # history only; the file is published
+        finally:
+            con.close()
+    report.exit_code = EXIT_REJECTED if report.load.rejected else EXIT_OK
+
+
+def _write_last_run(report: RunReport) -> None:
+    """`<stem>.state/last_run.json`: what the last run did, for `powercrm status`."""
+    try:
+        s = report.load
+        data = {
+            "run_id": report.run_id, "command": report.command, "started_at": report.started_at.isoformat(" "),
+            "finished_at": datetime.now().isoformat(" ", "seconds"), "exit_code": report.exit_code,
+            "outcome": report.outcome(), "error": report.error, "landing": str(report.landing),
+            "data_date": report.data_date.isoformat() if report.data_date else None,
+            "rejected": [r.message for r in s.rejected] if s else [],
+            "blocking": report.blocking, "warnings": report.warnings,
+            "phases": {k: round(v, 2) for k, v in report.phases.items()},
+        }
+        (report.files.state_dir / "last_run.json").write_text(json.dumps(data, indent=1, ensure_ascii=False))
+    except OSError:
+        pass
+
+
+def read_last_run(files: WarehouseFiles) -> dict | None:
+    try:
+        return json.loads((files.state_dir / "last_run.json").read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,359 @@
+"""Publish the analysts' file from the private working database.
+
+The analysts open one DuckDB file, read-only. It holds only the schemas `core`, `marts` and
+`audit` of the working database (never raw, meta, staging or intermediate), as tables (views
+are materialised), with the table and column comments that dbt's persist_docs wrote.
+
+Protocol (there is never a moment without a complete published file):
+
+1. write `<stem>.next.duckdb` beside the published file, in DuckDB storage version v1.0.0 so
+   that DuckDB 1.x clients (BI tools, older notebooks) can open it; checkpoint and close it;
+2. verify it: open it read-only, every table present with the row count of the working database;
+3. keep the current published file as `<stem>.prev.duckdb` (a hard link, so the published
+   name never disappears) — `powercrm rollback` puts it back;
+4. `os.replace(next, published)`: atomic on POSIX; readers that have the old file open keep
+   reading their snapshot (the old inode lives until they close it).
+
+Any failure before step 4 (disk full, unwritable directory, a type the v1.0.0 format cannot
+store) removes the next file and raises `PublishError` with one sentence; the published file
+and its previous version are untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from powercrm.ingest.rules import lit, q
+from powercrm.testhooks import pause_point
+
+PUBLISHED_SCHEMAS = ("core", "marts", "audit")
+STORAGE_VERSION = "v1.0.0"  # readable by DuckDB >= 1.0
+
+# audit tables that METRICS.md promises; when the dbt build made none, the loader's own are published
+AUDIT_FALLBACKS = {
+    "load_log": "select extract, business_date, manifest_sha256, files, rows_in, rows_loaded, rows_quarantined, "
+                "status, message, loaded_at, run_id, seconds from work.meta.load_log",
+    "quarantine": "select extract, business_date, file, record_no, reason, raw_text, key_text, "
+                  "manifest_sha256, loaded_at from work.meta.quarantine",
+}
+PUBLISH_LOG_COLUMNS = (
+    ("run_id", "varchar"), ("published_at", "timestamp"), ("data_date", "date"), ("command", "varchar"),
+    ("partitions_found", "integer"), ("partitions_loaded", "integer"), ("partitions_unchanged", "integer"),
+    ("partitions_rejected", "integer"), ("partitions_without_manifest", "integer"),
+    ("rows_loaded", "bigint"), ("rows_quarantined", "bigint"), ("seconds", "double"),
+)
+
+
+class PublishError(Exception):
+    """Publishing failed; nothing was published. The message is one sentence for the operator."""
+
+
+@dataclass(frozen=True)
+class WarehouseFiles:
+    """The files that live beside the published warehouse file `<dir>/<stem>.duckdb`."""
+
+    published: Path
+
+    def _sibling(self, suffix: str) -> Path:
+        return self.published.with_name(self.published.stem + suffix)
+
+    @property
+    def stem(self) -> str:
+        return self.published.stem
+
+    @property
+    def work(self) -> Path:
+        return self._sibling(".work.duckdb")
+
+    @property
+    def next(self) -> Path:
+        return self._sibling(".next.duckdb")
+
+    @property
+    def prev(self) -> Path:
+        return self._sibling(".prev.duckdb")
+
+    @property
+    def rolled_back(self) -> Path:
+        return self._sibling(".rolledback.duckdb")
+
+    @property
+    def lock(self) -> Path:
+        return self._sibling(".lock")
+
+    @property
+    def state_dir(self) -> Path:
+        """dbt target and logs, and the last run's summary (private to the nightly run)."""
+        return self._sibling(".state")
+
+
+@dataclass
+class PublishResult:
+    published: Path
+    tables: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # schema -> [(table, rows)]
+    bytes: int = 0
+    kept_previous: Path | None = None
+    seconds: float = 0.0
+    fallbacks: list[str] = field(default_factory=list)
+
+    @property
+    def table_count(self) -> int:
+        return sum(len(v) for v in self.tables.values())
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _unlink(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _relations(con: duckdb.DuckDBPyConnection, schemas: Iterable[str]) -> list[tuple[str, str, str | None]]:
+    wanted = list(schemas)
+    marks = ", ".join("?" for _ in wanted)
+    return con.execute(
+        f"select schema_name, table_name, comment from duckdb_tables() "
+        f"where database_name = 'work' and schema_name in ({marks}) "
+        f"union all select schema_name, view_name, comment from duckdb_views() "
+        f"where database_name = 'work' and not internal and schema_name in ({marks}) order by 1, 2",
+        wanted + wanted).fetchall()
+
+
+def _column_comments(con: duckdb.DuckDBPyConnection, schemas: Iterable[str]) -> dict[tuple[str, str], list]:
+    wanted = list(schemas)
+    marks = ", ".join("?" for _ in wanted)
+    out: dict[tuple[str, str], list] = {}
+    for s, t, c, comment in con.execute(
+            f"select schema_name, table_name, column_name, comment from duckdb_columns() "
+            f"where database_name = 'work' and schema_name in ({marks}) and comment is not null "
+            f"and comment <> ''", wanted).fetchall():
+        out.setdefault((s, t), []).append((c, comment))
+    return out
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, db: str, schema: str, table: str) -> bool:
+    return con.execute(
+        "select count(*) from duckdb_tables() where database_name = ? and schema_name = ? and table_name = ?",
+        [db, schema, table]).fetchone()[0] > 0
+
+
+def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: dict | None,
+                result: PublishResult) -> dict[tuple[str, str], int]:
+    """Write the next file; returns the expected row count of every table in it."""
+    expected: dict[tuple[str, str], int] = {}
+    con = duckdb.connect()
+    try:
+        try:
+            con.execute(f"attach {lit(str(work_db))} as work (read_only)")
+        except duckdb.Error as e:
+            raise PublishError(f"cannot read the working database {work_db}: {_reason(e)}") from e
+        try:
+            con.execute(f"attach {lit(str(nxt))} as pub (storage_version '{STORAGE_VERSION}')")
+            for schema in schemas:
+                con.execute(f"create schema pub.{q(schema)}")
+            comments = _column_comments(con, schemas)
+            for i, (schema, table, comment) in enumerate(_relations(con, schemas)):
+                target = f"pub.{q(schema)}.{q(table)}"
+                con.execute(f"create table {target} as select * from work.{q(schema)}.{q(table)}")
+                if comment:
+                    con.execute(f"comment on table {target} is {lit(comment)}")
+                for column, col_comment in comments.get((schema, table), []):
+                    con.execute(f"comment on column {target}.{q(column)} is {lit(col_comment)}")
+                expected[(schema, table)] = con.execute(
+                    f"select count(*) from work.{q(schema)}.{q(table)}").fetchone()[0]
+                if i == 0:
+                    pause_point("publish")
+            if "audit" in schemas:
+                for table, sql in AUDIT_FALLBACKS.items():
+                    if ("audit", table) in expected or not _has_table(con, "work", "meta", table):
+                        continue
+                    con.execute(f"create table pub.audit.{q(table)} as {sql}")
+                    expected[("audit", table)] = con.execute(
+                        f"select count(*) from pub.audit.{q(table)}").fetchone()[0]
+                    result.fallbacks.append(f"audit.{table}")
+                if run_info is not None and ("audit", "publish_log") not in expected:
+                    expected[("audit", "publish_log")] = _write_publish_log(con, run_info)
+            con.execute("checkpoint pub")
+            con.execute("detach pub")
+        except duckdb.Error as e:
+            raise PublishError(f"cannot write {nxt}: {_reason(e)}") from e
+    finally:
+        con.close()
+    return expected
+
+
+def _write_publish_log(con: duckdb.DuckDBPyConnection, run_info: dict) -> int:
+    """audit.publish_log: the history of publishes kept in meta.publish_log, plus this one."""
+    cols = ", ".join(f"{q(c)} {t}" for c, t in PUBLISH_LOG_COLUMNS)
+    con.execute(f"create table pub.audit.publish_log ({cols})")
+    names = [c for c, _ in PUBLISH_LOG_COLUMNS]
+    if _has_table(con, "work", "meta", "publish_log"):
+        have = {r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where database_name = 'work' and schema_name = 'meta' "
+            "and table_name = 'publish_log'").fetchall()}
+        sel = ", ".join(q(c) if c in have else "null" for c in names)
+        con.execute(f"insert into pub.audit.publish_log select {sel} from work.meta.publish_log")
+    con.execute(f"insert into pub.audit.publish_log values ({', '.join('?' for _ in names)})",
+                [run_info.get(c) for c in names])
+    con.execute("comment on table pub.audit.publish_log is "
+                "'One row per publish of this file: run, data date, partitions and rows of that run.'")
+    return con.execute("select count(*) from pub.audit.publish_log").fetchone()[0]
+
+
+def verify(path: Path, expected: dict[tuple[str, str], int], schemas: tuple[str, ...]) -> None:
+    """Open `path` read-only: exactly the expected tables, each with its row count."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as e:
+        raise PublishError(f"the new file {path} cannot be opened: {_reason(e)}") from e
+    try:
+        found = {(s, t) for s, t in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database()"
+        ).fetchall()}
+        views = con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0]
+        schemas_found = {r[0] for r in con.execute(
+            "select schema_name from duckdb_schemas() where database_name = current_database() "
+            "and not internal").fetchall()} - {"main"}
+        missing = sorted(set(expected) - found)
+        extra = sorted(found - set(expected))
+        if missing or extra or views or not schemas_found <= set(schemas):
+            raise PublishError(
+                f"the new file {path} does not hold what was copied (missing {missing[:3]}, extra {extra[:3]}, "
+                f"views {views}, schemas {sorted(schemas_found)})")
+        for (s, t), n in expected.items():
+            got = con.execute(f"select count(*) from {q(s)}.{q(t)}").fetchone()[0]
+            if got != n:
+                raise PublishError(f"the new file {path} has {got} rows in {s}.{t}, the working database {n}")
+    finally:
+        con.close()
+
+
+def _keep_previous(published: Path, prev: Path) -> Path | None:
+    """Hard-link the current published file as prev (the published name stays in place)."""
+    if not published.exists():
+        return None
+    tmp = prev.with_name(prev.name + ".tmp")
+    _unlink(tmp)
+    try:
+        os.link(published, tmp)
+    except OSError:  # no hard links on this filesystem: copy instead
+        shutil.copy2(published, tmp)
+    os.replace(tmp, prev)
+    return prev
+
+
+def publish(work_db: Path, published: Path, run_info: dict | None = None,
+            schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> PublishResult:
+    """Copy `schemas` of `work_db` into a new file and swap it in as `published` (see module doc)."""
+    t0 = time.perf_counter()
+    files = WarehouseFiles(published)
+    nxt = files.next
+    result = PublishResult(published)
+    if not work_db.is_file():
+        raise PublishError(f"the working database {work_db} does not exist: nothing to publish")
+    try:
+        _unlink(nxt, Path(str(nxt) + ".wal"))
+    except OSError as e:
+        raise PublishError(f"cannot remove the stale {nxt}: {_reason(e)}") from e
+    try:
+        expected = _write_next(work_db, nxt, schemas, run_info, result)
+        if Path(str(nxt) + ".wal").exists():
+            raise PublishError(f"the new file {nxt} was not checkpointed completely (a .wal file is left)")
+        verify(nxt, expected, schemas)
+        result.kept_previous = _keep_previous(published, files.prev)
+        os.replace(nxt, published)
+    except PublishError:
+        _cleanup(nxt)
+        raise
+    except OSError as e:
+        _cleanup(nxt)
+        raise PublishError(f"cannot publish {published}: {_reason(e)} ({e.filename or published.parent})") from e
+    _fsync_dir(published.parent)
+    for (s, t), n in sorted(expected.items()):
+        result.tables.setdefault(s, []).append((t, n))
+    result.bytes = published.stat().st_size
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _cleanup(nxt: Path) -> None:
+    try:
+        _unlink(nxt, Path(str(nxt) + ".wal"))
+    except OSError:
+        pass
+
+
+def record_publish(work_con: duckdb.DuckDBPyConnection, run_info: dict) -> None:
+    """Append this publish to meta.publish_log in the working database (history for audit.publish_log)."""
+    cols = ", ".join(f"{q(c)} {t}" for c, t in PUBLISH_LOG_COLUMNS)
+    work_con.execute(f"create schema if not exists meta; create table if not exists meta.publish_log ({cols})")
+    names = [c for c, _ in PUBLISH_LOG_COLUMNS]
+    work_con.execute(f"insert into meta.publish_log ({', '.join(q(c) for c in names)}) values "
+                     f"({', '.join('?' for _ in names)})", [run_info.get(c) for c in names])
+
+
+def rollback(published: Path) -> tuple[Path, Path | None]:
+    """Put `<stem>.prev.duckdb` back as the published file. -> (restored from, where the replaced file is kept)."""
+    files = WarehouseFiles(published)
+    if not files.prev.is_file():
+        raise PublishError(f"there is no previous file {files.prev} to roll back to")
+    kept = None
+    try:
+        if published.exists():
+            kept = _keep_previous(published, files.rolled_back)
+        os.replace(files.prev, published)
+    except OSError as e:
+        raise PublishError(f"cannot roll back {published}: {_reason(e)}") from e
+    _fsync_dir(published.parent)
+    return files.prev, kept
+
+
+def describe(path: Path) -> dict:
+    """What a published file says about itself (read-only): last publish row, if any."""
+    info: dict = {"path": path, "mtime": datetime.fromtimestamp(path.stat().st_mtime).replace(microsecond=0)}
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return info
+    try:
+        if _has_table(con, current_db(con), "audit", "publish_log"):
+            row = con.execute("select run_id, published_at, data_date from audit.publish_log "
+                              "order by published_at desc limit 1").fetchone()
+            if row:
+                info.update(run_id=row[0], published_at=row[1], data_date=row[2])
+    finally:
+        con.close()
+    return info
+
+
+def current_db(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchone()[0]
