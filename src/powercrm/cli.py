@@ -9,6 +9,7 @@ published file stays).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -459,5 +460,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("powercrm: interrupted", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # `powercrm status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK if func is cmd_status else EXIT_FAILED
     return EXIT_OK if result is None else int(result)
 
