@@ -15,11 +15,11 @@ grouped as (
         surveys.elec_type,
         case when grouping(surveys.elec_type) = 1 then 'STATION' else 'ELEC_TYPE' end as grain,
         count(*) as surveys,
-        avg(cast(surveys.score_supply as {{ dbt.type_float() }})) as avg_score_supply,
-        avg(cast(surveys.score_billing as {{ dbt.type_float() }})) as avg_score_billing,
-        avg(cast(surveys.score_service as {{ dbt.type_float() }})) as avg_score_service,
-        avg(cast(surveys.score_channel as {{ dbt.type_float() }})) as avg_score_channel,
-        avg(cast(surveys.score_overall as {{ dbt.type_float() }})) as avg_score_overall,
+        avg(cast(surveys.score_supply as double)) as avg_score_supply,
+        avg(cast(surveys.score_billing as double)) as avg_score_billing,
+        avg(cast(surveys.score_service as double)) as avg_score_service,
+        avg(cast(surveys.score_channel as double)) as avg_score_channel,
+        avg(cast(surveys.score_overall as double)) as avg_score_overall,
         count(surveys.score_overall) as overall_scores,
         sum(case when surveys.score_overall >= 8 then 1 else 0 end) as satisfied
     from surveys
@@ -42,5 +42,5 @@ select
     avg_score_overall,
     cast(overall_scores as {{ dbt.type_bigint() }}) as overall_scores,
     10 * avg_score_overall as satisfaction_index,
-    cast(satisfied as {{ dbt.type_float() }}) / nullif(overall_scores, 0) as satisfied_share
+    cast(satisfied as double) / nullif(overall_scores, 0) as satisfied_share
 from grouped

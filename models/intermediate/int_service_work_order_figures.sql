@@ -49,12 +49,12 @@ select
     cast(grouped.escalated as {{ dbt.type_bigint() }}) as escalated,
     cast(grouped.closed as {{ dbt.type_bigint() }}) as closed,
     cast(grouped.closed_on_time as {{ dbt.type_bigint() }}) as closed_on_time,
-    cast(grouped.avg_handle_hours as {{ dbt.type_float() }}) as avg_handle_hours,
+    cast(grouped.avg_handle_hours as double) as avg_handle_hours,
     cast(grouped.rated as {{ dbt.type_bigint() }}) as rated,
     cast(grouped.satisfied as {{ dbt.type_bigint() }}) as satisfied,
-    cast(grouped.satisfied as {{ dbt.type_float() }}) / nullif(grouped.rated, 0) as satisfied_rate,
+    cast(grouped.satisfied as double) / nullif(grouped.rated, 0) as satisfied_rate,
     active_customers.active_customers,
-    cast(grouped.orders as {{ dbt.type_float() }}) * 10000 / nullif(active_customers.active_customers, 0)
+    cast(grouped.orders as double) * 10000 / nullif(active_customers.active_customers, 0)
         as orders_per_10k_customers
 from grouped
 left join active_customers
