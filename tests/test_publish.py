@@ -1,0 +1,224 @@
+"""Publishing: only core/marts/audit, views as tables, comments kept, atomic swap, failures leave the
+published file alone, and DuckDB 1.x clients can open the result."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from powercrm.publish import PublishError, WarehouseFiles, publish, rollback
+
+DUCKDB1_VERSION = "1.1.3"
+DUCKDB1_VENV = Path(os.environ.get("POWERCRM_DUCKDB1_VENV") or "/tmp/powercrm-duckdb1-venv")
+
+
+def make_work(path: Path, n: int = 3, comment: str = "One row per payment.") -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("""
+        create schema if not exists raw; create schema if not exists meta; create schema if not exists staging;
+        create schema if not exists intermediate; create schema if not exists core; create schema if not exists marts;
+        create schema if not exists audit;
+        create or replace table raw.payment as select 'P' || range as pay_id from range(5);
+        create or replace table meta.load_log as select 'payment' as extract, date '2024-03-05' as business_date,
+            'x' as manifest_sha256, 'f' as files, 5 as rows_in, 5 as rows_loaded, 0 as rows_quarantined,
+            'LOADED' as status, '' as message, now()::timestamp as loaded_at, 'r1' as run_id, 0.1 as seconds;
+        create or replace table meta.quarantine (extract varchar, business_date date, file varchar, record_no bigint,
+            reason varchar, raw_text varchar, key_text varchar, manifest_sha256 varchar, loaded_at timestamp);
+        create or replace view staging.stg as select * from raw.payment;
+        create or replace table intermediate.i as select 1 as x;
+        create or replace table audit.check_results as select 'not_null' as check_name, 'pass' as status;
+    """)
+    con.execute(f"create or replace table core.fct_payment as select 'P' || range as pay_id, "
+                f"cast(range as decimal(18,2)) as amount_yuan from range({n})")
+    con.execute(f"comment on table core.fct_payment is '{comment}'")
+    con.execute("comment on column core.fct_payment.amount_yuan is 'Amount paid, yuan.'")
+    con.execute("create or replace view marts.payment_summary as select count(*) as payments, "
+                "sum(amount_yuan) as amount_yuan from core.fct_payment")
+    con.execute("comment on view marts.payment_summary is 'One row: all payments.'")
+    con.close()
+    return path
+
+
+def tables(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = con.execute("select schema_name, table_name from duckdb_tables() order by 1, 2").fetchall()
+        return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in names}
+    finally:
+        con.close()
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_publish_copies_only_core_marts_audit_as_tables_with_comments(tmp_path):
+    work = make_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "out" / "w.duckdb"
+    pub.parent.mkdir()
+    res = publish(work, pub, run_info={"run_id": "r1", "data_date": "2024-03-05"})
+    assert tables(pub) == {"audit.check_results": 1, "audit.load_log": 1, "audit.publish_log": 1,
+                           "audit.quarantine": 0, "core.fct_payment": 3, "marts.payment_summary": 1}
+    assert res.fallbacks == ["audit.load_log", "audit.quarantine"]  # the work db had no audit.load_log
+    assert res.table_count == 6 and res.kept_previous is None
+    con = duckdb.connect(str(pub), read_only=True)
+    try:
+        schemas = {r[0] for r in con.execute("select schema_name from duckdb_schemas() where not internal").fetchall()}
+        assert schemas == {"core", "marts", "audit"}
+        assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
+        assert con.execute("select comment from duckdb_tables() where table_name = 'fct_payment'").fetchone()[0] == \
+            "One row per payment."
+        assert con.execute("select comment from duckdb_tables() where table_name = 'payment_summary'").fetchone()[0] \
+            == "One row: all payments."
+        assert con.execute("select comment from duckdb_columns() where table_name = 'fct_payment' "
+                           "and column_name = 'amount_yuan'").fetchone()[0] == "Amount paid, yuan."
+        assert con.execute("select data_type from duckdb_columns() where table_name = 'fct_payment' "
+                           "and column_name = 'amount_yuan'").fetchone()[0] == "DECIMAL(18,2)"
+    finally:
+        con.close()
+    assert not WarehouseFiles(pub).next.exists()
+
+
+def test_second_publish_keeps_the_previous_file_and_rollback_puts_it_back(tmp_path):
+    pub = tmp_path / "w.duckdb"
+    publish(make_work(tmp_path / "w.work.duckdb", n=3), pub)
+    first = sha(pub)
+    res = publish(make_work(tmp_path / "w.work.duckdb", n=7), pub)
+    files = WarehouseFiles(pub)
+    assert res.kept_previous == files.prev
+    assert sha(files.prev) == first
+    assert tables(pub)["core.fct_payment"] == 7
+    second = sha(pub)
+    restored, kept = rollback(pub)
+    assert restored == files.prev and kept == files.rolled_back
+    assert sha(pub) == first and sha(files.rolled_back) == second
+    assert not files.prev.exists()
+    with pytest.raises(PublishError, match="no previous file"):
+        rollback(pub)
+
+
+def test_reader_with_the_file_open_keeps_its_snapshot(tmp_path):
+    pub = tmp_path / "w.duckdb"
+    publish(make_work(tmp_path / "w.work.duckdb", n=3), pub)
+    reader = duckdb.connect(str(pub), read_only=True)
+    try:
+        assert reader.execute("select count(*) from core.fct_payment").fetchone()[0] == 3
+        publish(make_work(tmp_path / "w.work.duckdb", n=9), pub)
+        assert reader.execute("select count(*), sum(amount_yuan) from core.fct_payment").fetchone() == (3, 3)
+        # a new reader (another process: this one's DuckDB caches the open instance) sees the new file
+        code = "import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True).execute('select count(*) from core.fct_payment').fetchone()[0])"
+        p = subprocess.run([sys.executable, "-c", code, str(pub)], capture_output=True, text=True, timeout=60)
+        assert p.stdout.strip() == "9", p.stderr
+    finally:
+        reader.close()
+
+
+def test_unwritable_directory_publishes_nothing(tmp_path):
+    work = make_work(tmp_path / "w.work.duckdb")
+    out = tmp_path / "out"
+    out.mkdir()
+    pub = out / "w.duckdb"
+    publish(work, pub)
+    before = sha(pub)
+    immutable = _make_unwritable(out)
+    try:
+        with pytest.raises(PublishError) as err:
+            publish(make_work(tmp_path / "w.work.duckdb", n=8), pub)
+    finally:
+        _make_writable(out, immutable)
+    msg = str(err.value)
+    assert str(WarehouseFiles(pub).next) in msg
+    assert "ermission denied" in msg or "not permitted" in msg
+    assert sha(pub) == before
+    assert not WarehouseFiles(pub).next.exists() and not WarehouseFiles(pub).prev.exists()
+
+
+DISK_FULL_SCRIPT = """
+import resource, signal, sys
+from pathlib import Path
+from powercrm.publish import PublishError, publish
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails with EFBIG, like ENOSPC
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
+try:
+    publish(Path(sys.argv[1]), Path(sys.argv[2]))
+except PublishError as e:
+    print(e)
+    sys.exit(1)
+"""
+
+
+def test_disk_full_publishes_nothing(tmp_path):
+    work = make_work(tmp_path / "w.work.duckdb", n=200_000)
+    pub = tmp_path / "w.duckdb"
+    publish(make_work(tmp_path / "small.work.duckdb", n=2), pub)
+    before = sha(pub)
+    limit = 300_000  # bytes: less than the next file needs
+    assert work.stat().st_size > limit
+    p = subprocess.run([sys.executable, "-c", DISK_FULL_SCRIPT, str(work), str(pub), str(limit)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1, p.stderr
+    assert p.stdout.startswith(f"cannot write {WarehouseFiles(pub).next}:"), p.stdout
+    assert "Traceback" not in p.stdout + p.stderr
+    assert sha(pub) == before
+    assert not WarehouseFiles(pub).next.exists()
+    assert tables(pub)["core.fct_payment"] == 2
+
+
+def test_missing_work_database(tmp_path):
+    with pytest.raises(PublishError, match="does not exist"):
+        publish(tmp_path / "nope.work.duckdb", tmp_path / "nope.duckdb")
+
+
+def test_published_file_opens_with_duckdb_1x(tmp_path):
+    python = duckdb1_python()
+    work = make_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "w.duckdb"
+    publish(work, pub)
+    code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(duckdb.__version__, c.execute('select count(*), sum(amount_yuan) from core.fct_payment').fetchone(), "
+            "c.execute(\"select comment from duckdb_tables() where table_name = 'fct_payment'\").fetchone()[0])")
+    p = subprocess.run([str(python), "-c", code, str(pub)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"{DUCKDB1_VERSION} (3, Decimal('3.00')) One row per payment."
+
+
+def duckdb1_python() -> Path:
+    """A cached venv with duckdb 1.x (created once); skips when PyPI cannot be reached."""
+    python = DUCKDB1_VENV / "bin" / "python"
+    ok = DUCKDB1_VENV / ".ok"
+    if ok.exists() and python.exists():
+        return python
+    shutil.rmtree(DUCKDB1_VENV, ignore_errors=True)
+    venv.create(DUCKDB1_VENV, with_pip=True)
+    p = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        f"duckdb=={DUCKDB1_VERSION}"], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        shutil.rmtree(DUCKDB1_VENV, ignore_errors=True)
+        pytest.skip(f"cannot install duckdb=={DUCKDB1_VERSION} from PyPI: {p.stderr.strip()[-300:]}")
+    ok.write_text(DUCKDB1_VERSION)
+    return python
+
+
+def _make_unwritable(d: Path) -> bool:
+    """chmod 555; as root (which ignores modes) the immutable attribute instead. -> whether chattr was used."""
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+        return False
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(d)], capture_output=True).returncode:
+        pytest.skip("running as root without `chattr +i`: cannot make a directory unwritable")
+    return True
+
+
+def _make_writable(d: Path, immutable: bool) -> None:
+    if immutable:
+        subprocess.run(["chattr", "-i", str(d)], check=True)
+    else:
+        d.chmod(0o755)
