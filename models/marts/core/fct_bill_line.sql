@@ -1,7 +1,34 @@
 -- One row per bill line item (bill_id × item_no): item, period, tier, fund, quantity (kWh, or
 -- kVA / kW for BASIC), price and amount, with the bill's month and customer.
-with lines as (
-    select * from {{ ref('stg_marketing__bill_items') }}
+-- Incremental: a nightly run reads only the bill_item partitions loaded since the last build
+-- (a redelivered partition replaces its rows: pre-hook delete, then delete+insert by key, the
+-- latest business_date winning), and gives the same rows as a full refresh.
+{{ config(
+    materialized='incremental',
+    unique_key=['bill_id', 'item_no'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_partitions('bill_item') }}",
+) }}
+
+with changed as (
+    {{ changed_partitions('bill_item') }}
+),
+
+changed_bills as (
+    -- lines whose bill header was (re)delivered take its new month and customer
+    select bill_id from {{ ref('base_marketing__bills') }}
+    where _business_date in ({{ changed_partitions('bill') }})
+),
+
+batch as (
+    select * from {{ ref('base_marketing__bill_items') }}
+    where _business_date in (select business_date from changed)
+        or bill_id in (select bill_id from changed_bills)
+),
+
+lines as (
+    {{ latest_per_key('batch', ['bill_id', 'item_no']) }}
 ),
 
 bills as (
@@ -21,6 +48,15 @@ select
     cast(lines.quantity as decimal(18, 2)) as quantity,
     cast(lines.price as decimal(18, 6)) as price_yuan,
     cast(lines.amount_yuan as decimal(18, 2)) as amount_yuan,
-    lines._business_date as business_date
+    lines._business_date as business_date,
+    lines._loaded_at
 from lines
 left join bills on lines.bill_id = bills.bill_id
+{%- if is_incremental() %}
+-- a key already delivered in a later partition keeps that later row
+where not exists (
+    select 1 from {{ this }} as existing
+    where existing.bill_id = lines.bill_id and existing.item_no = lines.item_no
+        and existing.business_date > lines._business_date
+)
+{%- endif %}

@@ -1,8 +1,42 @@
+-- depends_on: {{ ref('base_marketing__customers') }}
 -- One row per customer × billing month of metered consumption: kWh as the billing system
 -- computed it (multiplier and register roll-over applied), in total and by period, whether any
 -- reading was estimated, the maximum demand and reactive energy.
-with readings as (
-    select * from {{ ref('stg_marketing__readings') }}
+-- Incremental: a nightly run re-aggregates only the customer-months touched by reading
+-- partitions loaded since the last build, and those of customers whose master changed.
+{{ config(
+    materialized='incremental',
+    unique_key=['cons_no', 'billing_month'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+) }}
+
+with changed as (
+    {{ changed_partitions('reading') }}
+),
+
+touched as (
+    select distinct cons_no, billing_month
+    from {{ ref('base_marketing__readings') }}
+    where _business_date in (select business_date from changed)
+    {%- if is_incremental() %}
+    union
+    select cons_no, billing_month from {{ this }} where cons_no in ({{ changed_customers() }})
+    {%- endif %}
+),
+
+touched_readings as (
+    select base.*
+    from {{ ref('base_marketing__readings') }} as base
+    inner join touched on base.cons_no = touched.cons_no and base.billing_month = touched.billing_month
+),
+
+readings as (
+    {{ latest_per_key('touched_readings', ['reading_id']) }}
+),
+
+loaded as (
+    select max(loaded_at) as _loaded_at from {{ ref('stg_meta__partitions') }} where extract = 'reading'
 ),
 
 attributes as (
@@ -23,7 +57,8 @@ select
     cast(max(readings.max_demand_kw) as decimal(18, 2)) as max_demand_kw,
     cast(sum(readings.kvarh) as decimal(18, 2)) as kvarh,
     count(*) as readings,
-    max(readings.read_date) as read_date
+    max(readings.read_date) as read_date,
+    (select _loaded_at from loaded) as _loaded_at
 from readings
 left join attributes on readings.cons_no = attributes.cons_no and readings.billing_month = attributes.month
 group by readings.cons_no, readings.billing_month, attributes.customer_sk

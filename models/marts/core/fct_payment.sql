@@ -1,31 +1,84 @@
+-- depends_on: {{ ref('base_marketing__customers') }}
 -- One row per payment row, reversals too (a reversal and the payment it cancels both stay and
 -- net to zero). Customer attributes of the end of the payment's month.
-with payments as (
-    select * from {{ ref('int_payments') }}
+-- Incremental: a nightly run re-derives only the payments of partitions loaded since the last
+-- build, the payments those partitions reverse (is_reversed flips), and the payments of
+-- customers whose master changed (the version in force may differ); the same rows as a full
+-- refresh.
+{{ config(
+    materialized='incremental',
+    unique_key='pay_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ delete_changed_partitions('payment') }}",
+) }}
+
+with changed as (
+    {{ changed_partitions('payment') }}
+),
+
+all_payments as (
+    select * from {{ ref('base_marketing__payments') }}
+),
+
+new_rows as (
+    select * from all_payments where _business_date in (select business_date from changed)
+),
+
+batch as (
+    select * from all_payments
+    where _business_date in (select business_date from changed)
+    {%- if is_incremental() %}
+        or pay_id in (select reversal_of from new_rows where reversal_of is not null)
+        or cons_no in ({{ changed_customers() }})
+    {%- endif %}
+),
+
+payments as (
+    {{ latest_per_key('batch', ['pay_id']) }}
+),
+
+reversed as (
+    select distinct reversal_of as pay_id from all_payments where reversal_of is not null
 ),
 
 attributes as (
     select month, cons_no, customer_sk, org_no, elec_type from {{ ref('int_customer_months') }}
+),
+
+final as (
+    select
+        payments.pay_id,
+        payments.cons_no,
+        attributes.customer_sk,
+        payments.bill_id,
+        payments.pay_time,
+        cast(payments.pay_time as date) as pay_date,
+        cast({{ dbt.date_trunc('month', 'payments.pay_time') }} as date) as pay_month,
+        payments.channel,
+        attributes.org_no,
+        attributes.elec_type,
+        cast(payments.amount_yuan as decimal(18, 2)) as amount_yuan,
+        cast(payments.penalty_yuan as decimal(18, 2)) as penalty_yuan,
+        payments.reversal_of,
+        payments.reversal_of is not null as is_reversal,
+        reversed.pay_id is not null as is_reversed,
+        payments.bill_id is null as is_prepayment,
+        payments.channel <> 'BALANCE' as is_money_received,
+        payments._business_date as business_date,
+        payments._loaded_at
+    from payments
+    left join reversed on payments.pay_id = reversed.pay_id
+    left join attributes
+        on payments.cons_no = attributes.cons_no
+        and cast({{ dbt.date_trunc('month', 'payments.pay_time') }} as date) = attributes.month
 )
 
-select
-    payments.pay_id,
-    payments.cons_no,
-    attributes.customer_sk,
-    payments.bill_id,
-    payments.pay_time,
-    payments.pay_date,
-    payments.pay_month,
-    payments.channel,
-    attributes.org_no,
-    attributes.elec_type,
-    cast(payments.amount_yuan as decimal(18, 2)) as amount_yuan,
-    cast(payments.penalty_yuan as decimal(18, 2)) as penalty_yuan,
-    payments.reversal_of,
-    payments.is_reversal,
-    payments.is_reversed,
-    payments.is_prepayment,
-    payments.is_money_received,
-    payments._business_date as business_date
-from payments
-left join attributes on payments.cons_no = attributes.cons_no and payments.pay_month = attributes.month
+select * from final
+{%- if is_incremental() %}
+-- a key already delivered in a later partition keeps that later row
+where not exists (
+    select 1 from {{ this }} as existing
+    where existing.pay_id = final.pay_id and existing.business_date > final.business_date
+)
+{%- endif %}

@@ -1,21 +1,5 @@
-with source as (
-    select * from {{ source('raw', 'bill_item') }}
-),
-
-renamed as (
-    select
-        {{ clean_text('bill_id') }} as bill_id,
-        {{ to_int('item_no') }} as item_no,
-        {{ normalize_code('item') }} as item,
-        {{ normalize_code('tou_period') }} as tou_period,
-        {{ to_int('tier') }} as tier,
-        {{ clean_text('fund_name') }} as fund_name,
-        {{ to_decimal('kwh', 18, 2) }} as quantity,
-        {{ to_decimal('price', 18, 6) }} as price,
-        {{ to_decimal('amount', 18, 2) }} as amount_yuan,
-        _business_date,
-        _record_no
-    from source
+with renamed as (
+    select * from {{ ref('base_marketing__bill_items') }}
 ),
 
 deduped as (
