@@ -1,0 +1,285 @@
+"""Run suites with Great Expectations 1.x on pandas frames read from DuckDB.
+
+GE's SQL datasource does not work on DuckDB, so every dataset is read by DuckDB into a pandas
+DataFrame (DECIMAL and HUGEINT columns as DOUBLE) and validated through an ephemeral context's
+pandas datasource: one batch per frame, one GE suite per dataset. Results come back as plain
+dicts, one per check (the rows of `audit.check_results`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import math
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import duckdb  # noqa: E402
+import great_expectations as gx  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+from powercrm.quality.checks import ERROR, Check, Dataset, Suite, q  # noqa: E402
+from powercrm.quality.config import QualityConfig  # noqa: E402
+
+MAX_EXAMPLES = 10
+GE_SEVERITY = {ERROR: "critical", "warn": "warning"}
+_CAST_TO_DOUBLE = ("DECIMAL", "HUGEINT", "UHUGEINT", "UBIGINT")
+
+for _name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
+
+class Catalog:
+    """Tables and views of the working database, with their columns (lower-case names)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        rows = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns() "
+            "where database_name = current_database()").fetchall()
+        self.tables: dict[str, set[str]] = {}
+        for schema, table, column in rows:
+            self.tables.setdefault(f"{schema}.{table}".lower(), set()).add(column.lower())
+
+    def has(self, table: str) -> bool:
+        return table.lower() in self.tables
+
+    def missing(self, required: dict[str, list[str]]) -> str | None:
+        """Why the requirement is not met (one phrase), or None."""
+        for table, cols in required.items():
+            if not self.has(table):
+                return f"table {table} does not exist"
+            lacking = [c for c in cols if c.lower() not in self.tables[table.lower()]]
+            if lacking:
+                return f"{table} has no column {', '.join(lacking)}"
+        return None
+
+
+def jsonable(value: Any) -> Any:
+    """A frame cell as a JSON value (dates as ISO text, NaN/NaT as null)."""
+    if value is None:
+        return None
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        if value.hour == value.minute == value.second == 0 and value.microsecond == 0:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def frame_rows(df: pd.DataFrame, index: Iterable | None = None, limit: int = MAX_EXAMPLES) -> list[dict]:
+    if index is not None:
+        labels = [i for i in list(index)[:limit] if i in df.index]
+        part = df.loc[labels]
+    else:
+        part = df.head(limit)
+    cols = [c for c in part.columns if not str(c).startswith("_") or c == "_key"]
+    return [{c: jsonable(v) for c, v in zip(cols, row)} for row in part[cols].itertuples(index=False, name=None)]
+
+
+def _short(value: Any) -> str:
+    v = jsonable(value)
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_short(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return "[" + ", ".join(_short(x) for x in v[:5]) + (", …" if len(v) > 5 else "") + "]"
+    return str(v)
+
+
+class Runner:
+    """Executes suites against one open DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, cfg: QualityConfig) -> None:
+        self.con = con
+        self.cfg = cfg
+        self.catalog = Catalog(con)
+        self.ctx = gx.get_context(mode="ephemeral")
+        try:
+            self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        except Exception:  # noqa: BLE001 - progress bars are cosmetic
+            pass
+        self.source = self.ctx.data_sources.add_pandas("powercrm")
+        self._assets = 0
+
+    # ---------------------------------------------------------------------------------- api
+
+    def run_suite(self, suite: Suite) -> list[dict]:
+        out: list[dict] = []
+        for ds in suite.datasets:
+            out.extend(self.run_dataset(suite, ds))
+        return out
+
+    def run_dataset(self, suite: Suite, ds: Dataset) -> list[dict]:
+        t0 = time.perf_counter()
+        why = self.catalog.missing(ds.required_tables())
+        if why:
+            return [self._result(suite, ds, c, "skipped", None, why, [], time.perf_counter() - t0) for c in ds.checks]
+        active: list[Check] = []
+        results: list[dict] = []
+        if ds.sql is None:
+            have = self.catalog.tables[ds.table.lower()]
+            for c in ds.checks:
+                lacking = [col for col in c.columns if col.lower() not in have]
+                if lacking:
+                    results.append(self._result(suite, ds, c, "skipped", None,
+                                                f"{ds.table} has no column {', '.join(lacking)}", [], 0.0))
+                else:
+                    active.append(c)
+            cols = [col for col in ds.columns if col.lower() in have]
+            base_sql = f"select {', '.join(q(c) for c in cols)} from {ds.table}"
+        else:
+            active = list(ds.checks)
+            base_sql = ds.sql
+        if not active:
+            return results
+        try:
+            outcome = self._validate(ds, active, base_sql)
+        except (duckdb.Error, ValueError, KeyError, TypeError) as e:
+            msg = f"could not be evaluated: {str(e).splitlines()[0][:300]}"
+            seconds = time.perf_counter() - t0
+            return results + [self._result(suite, ds, c, "fail", None, msg, [], seconds) for c in active]
+        seconds = time.perf_counter() - t0
+        for c in active:
+            agg = outcome[c.name]
+            status = "pass" if agg["success"] else ("fail" if c.severity == ERROR else "warn")
+            results.append(self._result(suite, ds, c, status, agg["failing_rows"], agg["observed"],
+                                        agg["examples"] if not agg["success"] else [], seconds / len(active)))
+        return results
+
+    # ------------------------------------------------------------------------------ helpers
+
+    def _result(self, suite: Suite, ds: Dataset, check: Check, status: str, failing: int | None,
+                observed: str, examples: list[dict], seconds: float) -> dict:
+        return {
+            "check_name": check.name, "suite": suite.name, "table_name": ds.table, "severity": check.severity,
+            "status": status, "failing_rows": failing, "observed_value": observed,
+            "description": check.description, "action": check.action, "examples": examples,
+            "seconds": round(seconds, 4),
+        }
+
+    def _typed_sql(self, sql: str) -> str:
+        """The query with DECIMAL / HUGEINT columns cast to DOUBLE (pandas has no fast decimal)."""
+        described = self.con.execute(f"describe {sql}").fetchall()
+        parts = []
+        for name, typ, *_ in described:
+            if str(typ).upper().startswith(_CAST_TO_DOUBLE):
+                parts.append(f"cast({q(name)} as double) as {q(name)}")
+            else:
+                parts.append(q(name))
+        return f"select {', '.join(parts)} from ({sql}) as _frame"
+
+    def _partitions(self, ds: Dataset) -> list[Any] | None:
+        if not ds.partition_by:
+            return None
+        rows = self.con.execute(f"select count(*) from {ds.table}").fetchone()[0]
+        if rows <= self.cfg.max_rows:
+            return None
+        return [r[0] for r in self.con.execute(
+            f"select distinct {q(ds.partition_by)} from {ds.table} order by 1 nulls last").fetchall()]
+
+    def _gx_suite(self, ds: Dataset, checks: list[Check]) -> gx.ExpectationSuite:
+        suite = gx.ExpectationSuite(name=f"{ds.table}:{ds.name}")
+        for c in checks:
+            exp = c.expectation.copy(deep=True)
+            exp.meta = {**(exp.meta or {}), "check": c.name, "severity": c.severity}
+            exp.severity = GE_SEVERITY[c.severity]
+            suite.add_expectation(exp)
+        return suite
+
+    def _validate(self, ds: Dataset, checks: list[Check], base_sql: str) -> dict[str, dict]:
+        typed = self._typed_sql(base_sql)
+        parts = self._partitions(ds)
+        self._assets += 1
+        asset = self.source.add_dataframe_asset(name=f"a{self._assets}_{ds.name}")
+        batch_def = asset.add_batch_definition_whole_dataframe("frame")
+        gx_suite = self._gx_suite(ds, checks)
+        agg: dict[str, dict] = {c.name: {"success": True, "unexpected": 0, "elements": 0, "observed": None,
+                                         "examples": [], "frame_rows": 0, "error": None} for c in checks}
+        frames = [None] if parts is None else parts
+        for value in frames:
+            if value is None and parts is None:
+                df = self.con.execute(typed).df()
+            elif value is None:
+                df = self.con.execute(f"select * from ({typed}) as _p where {q(ds.partition_by)} is null").df()
+            else:
+                df = self.con.execute(f"select * from ({typed}) as _p where {q(ds.partition_by)} = ?", [value]).df()
+            if parts is not None and df.empty:
+                continue
+            batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+            res = batch.validate(gx_suite, result_format={"result_format": "SUMMARY",
+                                                          "partial_unexpected_count": MAX_EXAMPLES})
+            for r in res.results:
+                name = r.expectation_config.meta["check"]
+                a = agg[name]
+                info = r.exception_info or {}
+                raised = info.get("raised_exception")
+                if raised is None and info:  # several metrics: {metric_id: {...}}
+                    raised = any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
+                if raised:
+                    message = info.get("exception_message")
+                    if not message:
+                        message = next((v.get("exception_message") for v in info.values()
+                                        if isinstance(v, dict) and v.get("exception_message")), "")
+                    a["success"] = False
+                    a["error"] = f"could not be evaluated: {str(message).splitlines()[0][:300] if message else 'error'}"
+                    continue
+                result = r.result or {}
+                a["frame_rows"] += len(df)
+                if not r.success:
+                    a["success"] = False
+                if "unexpected_count" in result:
+                    a["unexpected"] += int(result.get("unexpected_count") or 0)
+                    a["elements"] += int(result.get("element_count") or 0)
+                    if not r.success and len(a["examples"]) < MAX_EXAMPLES:
+                        idx = result.get("partial_unexpected_index_list")
+                        if idx is not None:
+                            rows = frame_rows(df, idx, MAX_EXAMPLES - len(a["examples"]))
+                        else:
+                            rows = [{"value": jsonable(v)} for v in result.get("partial_unexpected_list") or []]
+                        a["examples"].extend(rows[:MAX_EXAMPLES - len(a["examples"])])
+                else:
+                    a["observed"] = result.get("observed_value")
+                    if not r.success and ds.failing_rows_are_frame_rows:
+                        a["examples"] = frame_rows(df)
+        out: dict[str, dict] = {}
+        for c in checks:
+            a = agg[c.name]
+            if a["error"]:
+                out[c.name] = {"success": False, "failing_rows": None, "observed": a["error"], "examples": []}
+                continue
+            if c.is_row_level:
+                failing: int | None = a["unexpected"]
+                observed = f"{failing} row(s)" if ds.prefiltered else f"{failing} of {a['elements']} row(s)"
+            elif ds.failing_rows_are_frame_rows:
+                failing = 0 if a["success"] else a["frame_rows"]
+                observed = f"{a['frame_rows']} row(s)"
+            else:  # a distribution figure: no rows to count
+                failing = None
+                observed = _short(a["observed"])
+            out[c.name] = {"success": a["success"], "failing_rows": failing, "observed": observed,
+                           "examples": a["examples"]}
+        return out
