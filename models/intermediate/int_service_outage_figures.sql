@@ -6,7 +6,9 @@
 -- customers; notified_share = events notified in advance / events. An outage still open (no
 -- end_time yet) counts as an event and in SAIFI but adds no customer hours until it ends.
 with outages as (
+    -- an outage without a start time belongs to no month
     select * from {{ ref('fct_outage') }}
+    where start_time is not null
 ),
 
 active_customers as (

@@ -5,7 +5,9 @@
 -- once: means ignore NULL (unanswered) scores; satisfaction_index = 10 × mean overall score;
 -- satisfied_share = overall ≥ 8 among the surveys with an overall score.
 with surveys as (
+    -- a survey without a date belongs to no month
     select * from {{ ref('fct_survey') }}
+    where survey_date is not null
 ),
 
 grouped as (

@@ -7,7 +7,9 @@
 -- finish ≤ deadline; avg_handle_hours over the closed ones; satisfied_rate = SATISFIED among
 -- the orders with a verdict; per-10k over the active customers of the unit's subtree.
 with orders as (
+    -- an order without an accept time belongs to no month
     select * from {{ ref('fct_work_order') }}
+    where accept_time is not null
 ),
 
 active_customers as (

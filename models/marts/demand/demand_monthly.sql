@@ -7,7 +7,7 @@
 -- Station and industry section are the customer's, in force at the end of the month.
 with work_orders as (
     select * from {{ ref('fct_work_order') }}
-    where category_l1 = 'CONNECTION'
+    where category_l1 = 'CONNECTION' and accept_time is not null
 ),
 
 customer_months as (
