@@ -126,7 +126,7 @@ final as (
         coalesce(bills_due.bills_due, 0) as bills_due,
         coalesce(bills_due.bills_paid_on_time, 0) as bills_paid_on_time,
         coalesce(bills_due.bills_unpaid, 0) as bills_unpaid,
-        cast(bills_due.bills_paid_on_time as {{ dbt.type_float() }}) / nullif(bills_due.bills_due, 0) as on_time_rate,
+        cast(bills_due.bills_paid_on_time as double) / nullif(bills_due.bills_due, 0) as on_time_rate,
         bills_due.avg_days_late,
         bills_due.max_days_late,
         coalesce(money_received.amount_yuan, 0) as money_received_yuan,

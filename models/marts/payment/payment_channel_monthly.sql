@@ -35,7 +35,7 @@ final as (
     select
         grouped.*,
         -- share of the whole month's money received; NULL when the month nets to zero
-        cast(grouped.amount_yuan as {{ dbt.type_float() }})
+        cast(grouped.amount_yuan as double)
             / nullif(sum(grouped.amount_yuan) over (partition by grouped.month), 0) as amount_share
     from grouped
 )

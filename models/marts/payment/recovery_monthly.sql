@@ -70,8 +70,8 @@ grouped as (
 final as (
     select
         grouped.*,
-        cast(collected_yuan as {{ dbt.type_float() }}) / nullif(billed_yuan, 0) as recovery_rate,
-        cast(collected_by_due_yuan as {{ dbt.type_float() }}) / nullif(billed_yuan, 0) as on_time_recovery_rate
+        cast(collected_yuan as double) / nullif(billed_yuan, 0) as recovery_rate,
+        cast(collected_by_due_yuan as double) / nullif(billed_yuan, 0) as on_time_recovery_rate
     from grouped
 )
 
