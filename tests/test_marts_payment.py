@@ -141,7 +141,7 @@ def wh(tmp_path_factory):
 def rows(con, sql: str, *params):
     cur = con.execute(sql, list(params))
     cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def test_data_date(wh):
