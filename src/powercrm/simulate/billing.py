@@ -12,7 +12,7 @@ from .arrow import codes, date, dec2, dec6, ids, integer
 from .company import BASE_ID, SEASON, Population
 from .tariff import CODES, FUNDS, T_BASIC_KIND, TariffBook
 
-TOU_SHARE = {C.CI: np.array([0, 0, 0.30, 0.42, 0.28]), C.LI: np.array([0, 0.07, 0.30, 0.38, 0.25])}
+TOU_SHARE = {C.CI: np.array([0, 0, 0.30, 0.42, 0.28]), C.LI: np.array([0, 0.05, 0.27, 0.36, 0.32])}
 ITEM_SLOTS = 12  # 0-2 residential tiers / ALL, 3-6 SHARP PEAK FLAT VALLEY, 7 BASIC, 8 PF_ADJ, 9-11 FUND
 SLOT_ITEM = np.array([0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 3, 3])
 SLOT_PERIOD = np.array([0, 0, 0, 1, 2, 3, 4, -1, -1, -1, -1, -1])
@@ -194,7 +194,7 @@ def price_items(book: TariffBook, version: int, tariff: np.ndarray, elec: np.nda
     if with_basic_pf:
         kind = T_BASIC_KIND[tariff]
         b = kind > 0
-        q[b, 7] = np.where(kind[b] == 1, kva[b], np.maximum(demand[b], rhu(kva[b] * 4, 10)))
+        q[b, 7] = np.where(kind[b] == 1, kva[b], demand[b])
         price[b, 7] = book.basic[version, tariff[b]]
         present[:, 7] = b
         amt[:, 7] = rhu(q[:, 7] * price[:, 7], 1_000_000)

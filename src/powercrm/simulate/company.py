@@ -184,7 +184,7 @@ def make_customers(rng: np.random.Generator, org: Org, n: int, elec_p, open_days
     kva[is_li] = li_kva[is_li]
     volt[is_li] = np.where(kva[is_li] >= 10000, np.where(u[is_li, 2] < 0.3, C.K110, C.K35),
                            np.where(kva[is_li] >= 5000, C.K35, C.K10))
-    base[is_li] = kva[is_li] * rng.lognormal(np.log(62), 0.4, n)[is_li]
+    base[is_li] = kva[is_li] * rng.lognormal(np.log(40), 0.4, n)[is_li]
     # agricultural
     kva[is_ag] = rng.choice([20, 30, 50, 80, 100, 160, 200], size=n, p=[.2, .2, .2, .15, .1, .1, .05])[is_ag]
     volt[is_ag] = np.where(kva[is_ag] >= 160, C.K10, C.V380)
@@ -205,7 +205,7 @@ def make_customers(rng: np.random.Generator, org: Org, n: int, elec_p, open_days
     growth = np.where(industry >= 0, INDUSTRY_GROWTH[np.maximum(industry, 0)], 0.025) + rng.normal(0, 0.03, n)
     pf = np.where(is_res, rng.uniform(0.93, 0.99, n), np.where(is_ag, rng.uniform(0.76, 0.92, n),
                                                                  rng.uniform(0.82, 0.975, n)))
-    lf = rng.uniform(0.25, 0.6, n)
+    lf = np.where(is_li, rng.uniform(0.45, 0.75, n), rng.uniform(0.25, 0.6, n))
     mult = np.ones(n, dtype=np.int64)
     mult[is_ci & (kva >= 100)] = rng.choice([20, 30, 40, 50], size=n)[is_ci & (kva >= 100)]
     mult[is_li] = rng.choice([40, 60, 80, 100, 200], size=n)[is_li]

@@ -78,6 +78,11 @@ class Planter:
         self.name_of = name_of  # (extract, Delivery) -> stored file name
         self.slash_prefix = slash_prefix
         self.done: set = set()
+        self.owed: dict[str, dict[int, int]] = {}
+        for (ext, _tag), (offset, kinds) in HOME.items():
+            for kind in kinds:
+                cur = self.owed.setdefault(ext, {}).get(kind)
+                self.owed[ext][kind] = start_day + offset if cur is None else min(cur, start_day + offset)
         self.fresh = 0
         self.log: dict = {
             "rate": self.rate,
@@ -89,17 +94,13 @@ class Planter:
         }
 
     # ------------------------------------------------------------------ decisions
-    def _home_cases(self, extract: str, day: int, n: int) -> set[int]:
-        out: set[int] = set()
-        for (ext, tag), (offset, kinds) in HOME.items():
-            if ext == extract and (ext, tag) not in self.done and day >= self.start_day + offset and n >= 3:
-                self.done.add((ext, tag))
-                out |= set(kinds)
-        return out
+    def _home_cases(self, extract: str, day: int) -> set[int]:
+        """Guaranteed cases still owed by this extract on this day."""
+        return {k for k, d in self.owed.get(extract, {}).items() if day >= d}
 
     def _partition_case(self, case: str, extract: str, day: int, n: int, rng: np.random.Generator) -> bool:
         ext, offset = PARTITION_HOME[case]
-        if ext != extract or n < 3:
+        if ext != extract or n < (2 if case == "redelivered" else 1):
             return False
         if case not in self.done and day >= self.start_day + offset:
             self.done.add(case)
@@ -161,7 +162,7 @@ class Planter:
             return table
         kinds = spec["kinds"]
         counts = {k: int(rng.binomial(n, self.rate / len(kinds))) for k in kinds}
-        for k in self._home_cases(extract, day, n):
+        for k in self._home_cases(extract, day):
             counts[k] = max(counts.get(k, 0), 1)
         if not any(counts.values()):
             return table
@@ -273,6 +274,9 @@ class Planter:
                 arr[p] = v
             out = out.set_column(i, c, pa.array(arr, pa.string()))
         self._record(extract, day, final_tags)
+        owed = self.owed.get(extract, {})
+        for kind in set(final_tags[final_tags > 0].tolist()):
+            owed.pop(int(kind), None)
         return out
 
     def _record(self, extract: str, day: int, tags: np.ndarray) -> None:

@@ -43,7 +43,7 @@ FUND_PRICE = {C.RES: (1_000, 1_800, 6_200), C.CI: (19_000, 1_800, 6_200), C.LI: 
               C.AGRI: (0, 0, 6_200)}
 # purchase price factor of each yearly version (agency purchase price moves with the market)
 PURCHASE_FACTOR = (1.0, 0.984, 1.012, 0.978, 1.006, 0.991, 1.018, 0.987)
-BASE_PURCHASE = {C.RES: 330_000, C.AGRI: 330_000, C.CI: 445_000, C.LI: 445_000}
+BASE_PURCHASE = {C.RES: 300_000, C.AGRI: 330_000, C.CI: 445_000, C.LI: 445_000}
 SYSTEM_PRICE = {C.RES: 15_000, C.AGRI: 15_000, C.CI: 20_000, C.LI: 20_000}
 N_VERSIONS = 64
 
