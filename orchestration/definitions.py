@@ -11,13 +11,13 @@ from dagster import Definitions, in_process_executor
 from orchestration.automation import landing_sensor, nightly_job, nightly_schedule
 from orchestration.dbt_models import dbt_models, dbt_resource
 from orchestration.publish_asset import published_powercrm
-from orchestration.quality_checks import quality_suites
+from orchestration.quality_checks import quality_gate
 from orchestration.raw_assets import raw_extracts
 from orchestration.resources import PowerCRMResource
 
 defs = Definitions(
     assets=[raw_extracts, dbt_models, published_powercrm],
-    asset_checks=[quality_suites],
+    asset_checks=[quality_gate],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[landing_sensor],

@@ -1,17 +1,28 @@
-"""The Great Expectations suites as asset checks on the published tables.
+"""The Great Expectations suites (`expectations/*.py`, one per published area) as asset checks.
 
-One check `expectations` per published area table (`marts/<table>`), all evaluated by one
-step that calls the quality package once (`powercrm.quality.gate.run_quality`, imported when
-the step runs) and reports each table's result: passed/failed, the failing checks and their
-failing rows as metadata. Failed error-severity checks are blocking: `published/powercrm`
-does not run, the previous published file stays (like `powercrm run`, exit 4).
+For every suite and every published table it checks, one check `ge_<suite>` on that table's
+dbt asset (`marts/recovery_monthly` → check `ge_payment`). All of them are evaluated by one step
+that calls the quality gate once, `powercrm.quality.gate.run_quality(work_db, run_id)` — the
+same call as `powercrm run`, so `audit.check_results` gets the same rows (the suites' checks
+and this run's dbt tests from `meta.dbt_results`) — and reports each table's share of the
+results: passed/failed, the failed checks, their failing rows and examples as metadata.
+
+- A failed `error` check fails its asset check with severity ERROR; the checks are blocking,
+  so `published/powercrm` does not run and the previous published file stays (CLI: exit 4).
+- A failed `warn` check fails it with severity WARN (shown, nothing blocked).
+- A failed `error` check that belongs to no check here (a table that is not a dbt asset of the
+  published schemas, such as `meta.partitions`; a suite file that does not load) fails every
+  check of its suite, or every check when its suite has none: the gate blocks, so must Dagster.
+- Checks are only put on dbt assets of the published schemas: a blocking check on a raw or meta
+  asset would make the dbt step wait for a check that itself waits for the marts.
+
+The suites are read when the definitions load (the quality package imports Great Expectations
+then, about 3 s); a suite file that does not load is logged and left out until it does.
 """
 
-
-import inspect
 import json
-import re
-from collections.abc import Iterable
+import logging
+from collections import defaultdict
 from pathlib import Path
 
 from dagster import (
@@ -26,80 +37,136 @@ from dagster import (
     multi_asset_check,
 )
 
-from orchestration.dbt_models import PROJECT, TRANSLATOR
+from orchestration.dbt_models import PROJECT, PUBLISHED_LAYERS, TRANSLATOR
 from orchestration.resources import PowerCRMResource
 
-CHECK_NAME = "expectations"
-SUITE_LAYERS = ("marts",)
-_ROWS = re.compile(r"\bon (\d+) rows?\b")
+log = logging.getLogger(__name__)
+MAX_LISTED = 20
 
 
-def suite_tables(manifest_path: Path = PROJECT.manifest_path) -> list[AssetKey]:
-    """The tables that have a suite: the published marts."""
+def check_name(suite: str) -> str:
+    return f"ge_{suite}"
+
+
+def _dbt_tables(manifest_path: Path) -> dict[str, AssetKey]:
+    """`schema.table` -> asset key, for the dbt models and seeds of the published schemas."""
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    keys = {TRANSLATOR.get_asset_key(n) for n in manifest["nodes"].values()
-            if n["resource_type"] == "model" and n.get("schema") in SUITE_LAYERS}
-    return sorted(keys, key=lambda k: k.to_user_string())
+    out = {}
+    for n in manifest["nodes"].values():
+        if n["resource_type"] in ("model", "seed", "snapshot") and n.get("schema") in PUBLISHED_LAYERS:
+            out[f"{n['schema']}.{n.get('alias') or n['name']}".lower()] = TRANSLATOR.get_asset_key(n)
+    return out
 
 
-def _mentions(message: str, key: AssetKey) -> bool:
-    schema, table = key.path[0], key.path[-1]
-    return re.search(rf"(?<![\w.]){re.escape(schema)}\.{re.escape(table)}\b|(?<![\w.]){re.escape(table)}\b",
-                     message) is not None
+def suite_checks(manifest_path: Path = PROJECT.manifest_path) -> list[tuple[str, str, AssetKey, str]]:
+    """(suite, table, asset key, suite description) for every published table a suite checks."""
+    from powercrm.quality.config import QualityConfig
+    from powercrm.quality.gate import load_suites
+
+    tables = _dbt_tables(manifest_path)
+    suites, failures = load_suites(QualityConfig.from_env())
+    for f in failures:
+        log.warning("quality suite left out of the Dagster checks: %s", f["observed_value"])
+    out = []
+    for suite in suites:
+        for table in sorted({d.table.lower() for d in suite.datasets}):
+            if table in tables:
+                out.append((suite.name, table, tables[table], suite.description))
+    return out
 
 
-def _rows(messages: Iterable[str]) -> int:
-    return sum(int(m.group(1)) for msg in messages for m in [_ROWS.search(msg)] if m)
+SUITE_CHECKS = suite_checks()
+SPECS = {(suite, table): AssetCheckSpec(
+    check_name(suite), asset=key, blocking=True,
+    description=f"Great Expectations suite `{suite}` (expectations/{suite}.py) on {table}: {text}. "
+                f"A failed error check blocks the publish.")
+    for suite, table, key, text in SUITE_CHECKS}
 
 
-def _run_gate(powercrm: PowerCRMResource, run_id: str):
-    from powercrm.quality.gate import run_quality  # the quality package; imported when the step runs
+def _md(results: list[dict]) -> str:
+    if not results:
+        return "none"
+    lines = ["| check | table | severity | status | failing rows | observed |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in results[:MAX_LISTED]:
+        observed = " ".join(str(r.get("observed_value") or "").split())[:120].replace("|", "/")
+        lines.append(f"| {r['check_name']} | {r.get('table_name') or '-'} | {r['severity']} | {r['status']} | "
+                     f"{'' if r.get('failing_rows') is None else r['failing_rows']} | {observed} |")
+    if len(results) > MAX_LISTED:
+        lines.append(f"| … {len(results) - MAX_LISTED} more | | | | | |")
+    return "\n".join(lines)
 
-    kwargs = {}
-    if "dbt_target_dir" in inspect.signature(run_quality).parameters:
-        kwargs["dbt_target_dir"] = powercrm.files.state_dir / "target"
-    return run_quality(powercrm.work_db, run_id, **kwargs)
+
+def _examples(results: list[dict]) -> str:
+    rows = [{"check": r["check_name"], "row": ex} for r in results for ex in (r.get("examples") or [])[:3]]
+    return json.dumps(rows[:MAX_LISTED], ensure_ascii=False, default=str, indent=1)
 
 
-TABLES = suite_tables()
+def assign(results: list[dict], specs: dict[tuple[str, str], AssetCheckSpec]) -> dict[tuple[str, str], list[dict]]:
+    """The gate's result rows per check (see the module doc for the rows that belong to none)."""
+    by_spec: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    suites = {s for s, _ in specs}
+    for r in results:
+        if r.get("suite") == "dbt":
+            continue  # dbt tests are dagster-dbt's own asset checks
+        key = (r["suite"], (r.get("table_name") or "").lower())
+        if key in specs:
+            by_spec[key].append(r)
+        elif r["status"] == "fail":
+            targets = [k for k in specs if k[0] == r["suite"]] if r["suite"] in suites else list(specs)
+            for k in targets:
+                by_spec[k].append(r)
+    return by_spec
+
+
+def result_for(spec_key: tuple[str, str], spec: AssetCheckSpec, mine: list[dict]) -> AssetCheckResult:
+    failed = [r for r in mine if r["status"] == "fail"]
+    warned = [r for r in mine if r["status"] == "warn"]
+    counts = defaultdict(int)
+    for r in mine:
+        counts[r["status"]] += 1
+    return AssetCheckResult(
+        asset_key=spec.asset_key, check_name=spec.name,
+        passed=not failed and not warned,
+        severity=AssetCheckSeverity.ERROR if failed else AssetCheckSeverity.WARN,
+        description=(f"{len(failed)} blocking and {len(warned)} warning check(s) failed" if failed or warned
+                     else f"{counts['pass']} check(s) passed"),
+        metadata={
+            "suite": MetadataValue.text(spec_key[0]),
+            "table": MetadataValue.text(spec_key[1]),
+            "checks_passed": MetadataValue.int(counts["pass"]),
+            "checks_failed": MetadataValue.int(len(failed)),
+            "checks_warned": MetadataValue.int(len(warned)),
+            "checks_skipped": MetadataValue.int(counts["skipped"]),
+            "failing_rows": MetadataValue.int(sum(r.get("failing_rows") or 0 for r in failed + warned)),
+            "failed_checks": MetadataValue.md(_md(failed + warned)),
+            "examples": MetadataValue.json(json.loads(_examples(failed + warned))),
+        },
+    )
 
 
 @multi_asset_check(
-    name="quality_suites",
-    specs=[AssetCheckSpec(CHECK_NAME, asset=key, blocking=True,
-                          description=f"The Great Expectations suite of {'.'.join(key.path)} "
-                                      f"(powercrm.quality): an error-severity failure blocks the publish.")
-           for key in TABLES],
+    name="quality_gate",
+    specs=list(SPECS.values()),
     can_subset=True,
-    description="Run the quality gate (Great Expectations suites, cross-table rules) on the working database.",
+    description="The quality gate (powercrm.quality.gate.run_quality): every Great Expectations suite of "
+                "expectations/ on the working database; results also go to audit.check_results.",
 )
-def quality_suites(context: AssetCheckExecutionContext, powercrm: PowerCRMResource):
-    with powercrm.lock(f"dagster {context.run_id[:8]} quality"):
+def quality_gate(context: AssetCheckExecutionContext, powercrm: PowerCRMResource):
+    from powercrm.quality.gate import run_quality  # Great Expectations: imported when the step runs
+
+    run_id = context.op_execution_context.run_id
+    with powercrm.lock(f"dagster {run_id[:8]} quality"):
         try:
-            outcome = _run_gate(powercrm, context.run_id)
+            outcome = run_quality(powercrm.work_db, run_id)
         except Exception as e:  # noqa: BLE001 - the gate is another module; one sentence
             raise Failure(f"the quality checks could not run on {powercrm.work_db}: "
                           f"{type(e).__name__}: {' '.join(str(e).split())[:400]}") from e
-    blocking, warnings = list(outcome.blocking), list(outcome.warnings)
-    unmatched = [m for m in blocking if not any(_mentions(m, k) for k in TABLES)]
-    for m in blocking:
+    for m in outcome.blocking:
         context.log.error(f"blocking: {m}")
-    for m in warnings:
+    for m in outcome.warnings:
         context.log.warning(f"warning: {m}")
+    by_spec = assign(outcome.results, SPECS)
     selected = context.selected_asset_check_keys
-    for key in TABLES:
-        if AssetCheckKey(key, CHECK_NAME) not in selected:
-            continue
-        mine_b = [m for m in blocking if _mentions(m, key)]
-        mine_w = [m for m in warnings if _mentions(m, key)]
-        failed_b = mine_b + unmatched  # a cross-table rule without a table blocks every suite
-        yield AssetCheckResult(
-            asset_key=key, check_name=CHECK_NAME,
-            passed=not failed_b and not mine_w,
-            severity=AssetCheckSeverity.ERROR if failed_b else AssetCheckSeverity.WARN,
-            metadata={
-                "failing_rows": MetadataValue.int(_rows(mine_b + mine_w)),
-                "blocking": MetadataValue.md("\n".join(f"- {m}" for m in failed_b) or "none"),
-                "warnings": MetadataValue.md("\n".join(f"- {m}" for m in mine_w) or "none"),
-            },
-        )
+    for spec_key, spec in SPECS.items():
+        if AssetCheckKey(spec.asset_key, spec.name) in selected:
+            yield result_for(spec_key, spec, by_spec.get(spec_key, []))
