@@ -17,24 +17,24 @@ import streamlit as st  # noqa: E402
 
 import common  # noqa: E402
 
-st.set_page_config(page_title="PowerCRM", page_icon="⚡", layout="wide")
+st.set_page_config(page_title="PowerCRM", page_icon=":material/bolt:", layout="wide")
 
 PAGES = {
     "PowerCRM": [
-        st.Page(HERE / "views" / "overview.py", title="Overview 概览", icon="🏠", default=True),
+        st.Page(HERE / "views" / "overview.py", title="Overview 概览", icon=":material/home:", default=True),
     ],
     "Business areas": [
-        st.Page(HERE / "views" / "sales.py", title="Sales volume 售电量", icon="📈"),
-        st.Page(HERE / "views" / "line_loss.py", title="Line loss 线损", icon="🔌"),
-        st.Page(HERE / "views" / "price.py", title="Unit price 电价", icon="💴"),
-        st.Page(HERE / "views" / "recovery.py", title="Recovery & arrears 电费回收", icon="🧾"),
-        st.Page(HERE / "views" / "profit.py", title="Profit contribution 利润贡献", icon="🏆"),
-        st.Page(HERE / "views" / "credit.py", title="Credit & segments 信用与分群", icon="🛡️"),
-        st.Page(HERE / "views" / "key_accounts.py", title="Key accounts 重点客户", icon="🏭"),
-        st.Page(HERE / "views" / "service.py", title="Service & outages 服务与停电", icon="📞"),
+        st.Page(HERE / "views" / "sales.py", title="Sales volume 售电量", icon=":material/show_chart:"),
+        st.Page(HERE / "views" / "line_loss.py", title="Line loss 线损", icon=":material/electric_bolt:"),
+        st.Page(HERE / "views" / "price.py", title="Unit price 电价", icon=":material/payments:"),
+        st.Page(HERE / "views" / "recovery.py", title="Recovery & arrears 电费回收", icon=":material/receipt_long:"),
+        st.Page(HERE / "views" / "profit.py", title="Profit contribution 利润贡献", icon=":material/leaderboard:"),
+        st.Page(HERE / "views" / "credit.py", title="Credit & segments 信用与分群", icon=":material/verified_user:"),
+        st.Page(HERE / "views" / "key_accounts.py", title="Key accounts 重点客户", icon=":material/factory:"),
+        st.Page(HERE / "views" / "service.py", title="Service & outages 服务与停电", icon=":material/support_agent:"),
     ],
     "Trust": [
-        st.Page(HERE / "views" / "quality.py", title="Data quality 数据质量", icon="✅"),
+        st.Page(HERE / "views" / "quality.py", title="Data quality 数据质量", icon=":material/fact_check:"),
     ],
 }
 

@@ -89,7 +89,7 @@ def columns(table: str) -> list[str] | None:
 
 def missing_note(table: str, what: str = "") -> None:
     st.info(f"`{table}` is not in the published file yet{': ' + what + ' cannot be shown' if what else ''}. "
-            "It appears after the nightly run that builds it.", icon="ℹ️")
+            "It appears after the nightly run that builds it.", icon=":material/info:")
 
 
 def has(table: str, what: str = "") -> bool:
@@ -287,17 +287,24 @@ def read(table: str, select: str = "*", *, f: Filters | None = None, group_by: s
 # --------------------------------------------------------------------------- presentation helpers
 
 def with_names(df: pd.DataFrame, col: str = "org_no", as_col: str = "station") -> pd.DataFrame:
-    """Add a readable org name beside an org code column."""
+    """Add a readable org name right after an org code column."""
     names = org_names()
     df = df.copy()
-    df[as_col] = [f"{names.get(v, v)}" if v is not None else "(none)" for v in df[col]]
+    values = [names.get(v, v) if isinstance(v, str) else "(none)" for v in df[col]]
+    if as_col in df.columns:
+        df = df.drop(columns=[as_col])
+    df.insert(list(df.columns).index(col) + 1, as_col, values)
     return df
 
 
 def with_elec_names(df: pd.DataFrame, col: str = "elec_type", as_col: str = "category") -> pd.DataFrame:
+    """Add the customer category's label right after the elec_type column."""
     et = elec_type_names()
     df = df.copy()
-    df[as_col] = [et.get(str(v), str(v)) for v in df[col]]
+    values = [et.get(str(v), str(v)) for v in df[col]]
+    if as_col in df.columns:
+        df = df.drop(columns=[as_col])
+    df.insert(list(df.columns).index(col) + 1, as_col, values)
     return df
 
 
@@ -311,24 +318,19 @@ def empty_note(df: pd.DataFrame | None, what: str = "rows") -> bool:
     return False
 
 
+def _compact(x: float) -> str:
+    for div, unit in ((1e9, " billion"), (1e6, " million"), (1e3, " thousand")):
+        if abs(x) >= div:
+            return f"{x / div:,.2f}{unit}"
+    return f"{x:,.2f}"
+
+
 def yuan(x: float | None) -> str:
-    if x is None or pd.isna(x):
-        return "–"
-    if abs(x) >= 1e8:
-        return f"¥{x / 1e8:,.2f} 亿"
-    if abs(x) >= 1e4:
-        return f"¥{x / 1e4:,.1f} 万"
-    return f"¥{x:,.2f}"
+    return "–" if x is None or pd.isna(x) else f"¥{_compact(float(x))}"
 
 
 def kwh(x: float | None) -> str:
-    if x is None or pd.isna(x):
-        return "–"
-    if abs(x) >= 1e8:
-        return f"{x / 1e8:,.2f} 亿 kWh"
-    if abs(x) >= 1e4:
-        return f"{x / 1e4:,.1f} 万 kWh"
-    return f"{x:,.0f} kWh"
+    return "–" if x is None or pd.isna(x) else f"{_compact(float(x))} kWh"
 
 
 def pct(x: float | None) -> str:

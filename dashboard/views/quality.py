@@ -34,13 +34,21 @@ else:
             mcols = st.columns(len(counts))
             for c, r in zip(mcols, counts.itertuples(index=False), strict=False):
                 c.metric(str(r.status), f"{r.checks:,}")
-            bad = common.query(f"select * from {T_CHK} where lower(cast({sc} as varchar)) not in "
-                               "('pass', 'passed', 'success', 'ok', 'skipped', 'skip') limit 500")
-            if bad.empty:
+            order = ", ".join(c for c in ("table_name", "check_name") if c in cols) or "1"
+            failed = common.query(f"select * from {T_CHK} where lower(cast({sc} as varchar)) in "
+                                  f"('fail', 'failed', 'failure', 'error') order by {order} limit 500")
+            warned = common.query(f"select * from {T_CHK} where lower(cast({sc} as varchar)) in "
+                                  f"('warn', 'warning') order by {order} limit 500")
+            if failed.empty and warned.empty:
                 st.success("Every recorded check passed.")
-            else:
-                st.warning(f"{len(bad)} check(s) did not pass: read them before trusting the figures they cover.")
-                st.dataframe(bad, hide_index=True)
+            if not failed.empty:
+                st.error(f"{len(failed)} check(s) failed: do not trust the figures of the tables they name "
+                         "until they are explained.")
+                st.dataframe(failed, hide_index=True)
+            if not warned.empty:
+                st.warning(f"{len(warned)} check(s) gave a warning (published anyway): read them before "
+                           "relying on the tables they name.")
+                st.dataframe(warned, hide_index=True)
         with st.expander("All checks"):
             st.dataframe(common.query(f"select * from {T_CHK} limit 5000"), hide_index=True)
 
