@@ -242,7 +242,8 @@ def build(cfg: QualityConfig) -> Suite:
         "every bill line belongs to a bill that was delivered",
         "These line amounts are in no bill-based figure; the bill will usually arrive with the next delivery.")
 
-    s.table("core.fct_bill_line", name="fct_bill_line.rows", partition_by="billing_month").expect(
+    s.table("core.fct_bill_line", name="fct_bill_line.rows", partition_by="billing_month",
+            columns=["bill_id", "item_no"]).expect(
         "fct_bill_line.item_valid", gxe.ExpectColumnValuesToBeInSet(
             column="item", value_set=sorted(code_lists()["bill_item"])), ERROR,
         "item is one of the bill item codes (ENERGY, BASIC, PF_ADJ, FUND)",
@@ -252,7 +253,8 @@ def build(cfg: QualityConfig) -> Suite:
         "A line without an amount counts as 0 in price composition and revenue.")
 
     # ---- payments, consumption, supply
-    s.table("core.fct_payment", name="fct_payment.rows", partition_by="pay_month").expect(
+    s.table("core.fct_payment", name="fct_payment.rows", partition_by="pay_month",
+            columns=["pay_id", "cons_no", "bill_id"]).expect(
         "fct_payment.channel_valid", gxe.ExpectColumnValuesToBeInSet(
             column="channel", value_set=sorted(code_lists()["pay_channel"])), ERROR,
         "channel is one of the payment channel codes",
@@ -267,13 +269,14 @@ def build(cfg: QualityConfig) -> Suite:
         WARN, "a collected late-payment penalty is ≥ 0 (reversals aside)",
         "Negative penalties lower collected-penalty totals; ask the billing team about these payments.")
 
-    s.table("core.fct_consumption", name="fct_consumption.rows", partition_by="billing_month").expect(
+    s.table("core.fct_consumption", name="fct_consumption.rows", partition_by="billing_month",
+            columns=["cons_no"]).expect(
         "fct_consumption.kwh_not_negative", gxe.ExpectColumnValuesToBeBetween(column="kwh", min_value=0), WARN,
         "metered consumption of a customer-month is ≥ 0",
         "A negative reading total usually means a meter exchange or roll-over read wrong; the bill, "
         "not the reading, is what sales figures use.")
 
-    s.table("core.fct_supply", name="fct_supply.rows").expect(
+    s.table("core.fct_supply", name="fct_supply.rows", columns=["tg_id", "billing_month"]).expect(
         "fct_supply.supply_not_negative", gxe.ExpectColumnValuesToBeBetween(column="supply_kwh", min_value=0),
         WARN, "energy supplied to a transformer area in a month is ≥ 0",
         "The area's line loss of that month is meaningless; leave it out of loss comparisons.")

@@ -80,6 +80,8 @@ AGGREGATE_EXPECTATIONS = (
     gxe.ExpectColumnMaxToBeBetween, gxe.ExpectColumnDistinctValuesToBeInSet,
     gxe.ExpectColumnProportionOfNonNullValuesToBeBetween, gxe.ExpectColumnQuantileValuesToBeBetween,
     gxe.ExpectColumnStdevToBeBetween, gxe.ExpectColumnUniqueValueCountToBeBetween,
+    gxe.ExpectColumnDistinctValuesToEqualSet, gxe.ExpectColumnDistinctValuesToContainSet,
+    gxe.ExpectColumnMostCommonValueToBeInSet, gxe.ExpectTableColumnsToMatchSet, gxe.ExpectColumnToExist,
 )
 
 
