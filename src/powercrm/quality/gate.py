@@ -38,7 +38,8 @@ SUITE_ORDER = ("core", "sales_line_loss", "price", "payment", "profit", "credit_
 CHECK_RESULTS_COLUMNS = (
     ("run_id", "varchar"), ("check_name", "varchar"), ("suite", "varchar"), ("table_name", "varchar"),
     ("severity", "varchar"), ("status", "varchar"), ("failing_rows", "bigint"), ("observed_value", "varchar"),
-    ("run_at", "timestamp"), ("description", "varchar"), ("examples", "varchar"), ("seconds", "double"),
+    ("run_at", "timestamp"), ("description", "varchar"), ("action", "varchar"), ("examples", "varchar"),
+    ("seconds", "double"),
 )
 
 
