@@ -167,7 +167,7 @@ def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtC
     files = powercrm.files
     target = files.state_dir / "target"
     args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
-    with powercrm.lock(f"dagster {context.run_id[:8]} dbt"):
+    with powercrm.lock(f"dagster {context.run.run_id[:8]} dbt"):
         if not powercrm.work_db.is_file():
             raise Failure(f"the working database {powercrm.work_db} does not exist: materialise the raw assets first")
         old = os.environ.get("POWERCRM_WORK_DB")
@@ -183,7 +183,7 @@ def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtC
         nodes = _node_results(invocation.target_path / "run_results.json", invocation.manifest)
         if nodes:
             with powercrm.connect() as con:
-                save_dbt_results(con, context.run_id, _as_build(nodes))
+                save_dbt_results(con, context.run.run_id, _as_build(nodes))
     errors = [n for n in nodes if n.resource_type in ("model", "seed", "snapshot") and n.status == "error"]
     if errors:
         first = errors[0]

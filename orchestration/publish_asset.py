@@ -51,11 +51,11 @@ def _has_load_log(con: duckdb.DuckDBPyConnection) -> bool:
 )
 def published_powercrm(context: AssetExecutionContext, powercrm: PowerCRMResource) -> MaterializeResult:
     files = powercrm.files
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     started = datetime.fromtimestamp(record.start_time) if record and record.start_time else None
-    with powercrm.lock(f"dagster {context.run_id[:8]} publish"):
+    with powercrm.lock(f"dagster {context.run.run_id[:8]} publish"):
         with powercrm.connect(read_only=True) as con:
-            info = run_info(con, context.run_id, started)
+            info = run_info(con, context.run.run_id, started)
         try:
             result = publish(powercrm.work_db, files.published, run_info=info)
         except PublishError as e:

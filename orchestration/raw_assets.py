@@ -125,9 +125,9 @@ def raw_extracts(context: AssetExecutionContext, config: RawLoadConfig, powercrm
             context.log.info(f"[{done}/{total}] {r.partition.label}: {r.status} rows_in={r.rows_in} "
                              f"loaded={r.rows_loaded} quarantined={r.rows_quarantined} {r.message}")
 
-    with powercrm.lock(f"dagster {context.run_id[:8]} raw"), powercrm.connect() as con:
+    with powercrm.lock(f"dagster {context.run.run_id[:8]} raw"), powercrm.connect() as con:
         try:
-            summary = load_landing(con, landing, context.run_id, progress=progress, only=only,
+            summary = load_landing(con, landing, context.run.run_id, progress=progress, only=only,
                                    force_from=force_from)
         except FileNotFoundError as e:
             raise Failure(str(e) if e.filename is None else f"cannot read {e.filename}: {e.strerror}") from e

@@ -126,10 +126,10 @@ def test_checks_for_dbt_tests_and_ge_suites(defs, graph):
 def test_schedule_sensor_job_publish(defs, graph):
     from dagster import AssetKey
 
-    sched = defs.get_schedule_def("powercrm_nightly_schedule")
+    sched = defs.resolve_schedule_def("powercrm_nightly_schedule")
     assert sched.cron_schedule == "0 2 * * *"
     assert sched.execution_timezone == "Asia/Shanghai"
-    sensor = defs.get_sensor_def("powercrm_landing_sensor")
+    sensor = defs.resolve_sensor_def("powercrm_landing_sensor")
     assert sensor.job_name == "powercrm_nightly"
     job = defs.resolve_job_def("powercrm_nightly")
     assert job.executor_def.name == "in_process"
@@ -140,12 +140,12 @@ def test_schedule_sensor_job_publish(defs, graph):
 
 # --------------------------------------------------------------------------------------- sensor
 
-def _evaluate(cursor, res):
+def _evaluate(cursor, res, instance=None):
     from dagster import build_sensor_context
 
     from orchestration.automation import landing_sensor
 
-    ctx = build_sensor_context(cursor=cursor, resources={"powercrm": res})
+    ctx = build_sensor_context(cursor=cursor, resources={"powercrm": res}, instance=instance)
     return landing_sensor(ctx)
 
 
@@ -193,6 +193,22 @@ def test_sensor_requests_a_run_for_new_manifests_only(tmp_path):
     [req3] = third.run_requests
     assert req3.run_config["ops"]["raw_extracts"]["config"]["extracts"] == ["payment"]
     assert isinstance(_evaluate(third.cursor, res), SkipReason)
+
+
+def test_sensor_waits_while_a_nightly_run_is_in_progress(tmp_path):
+    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, SensorResult, SkipReason
+
+    landing = tmp_path / "landing"
+    write_partition(landing, "payment", "2024-03-05", PAYMENT_HEADER,
+                    [["P1", "C1", "", "2024-03-05 10:00:00", "WECHAT", "10.00", "", ""]])
+    res = resource(tmp_path, landing)
+    with DagsterInstance.ephemeral() as instance:
+        assert isinstance(_evaluate(None, res, instance), SensorResult)
+        instance.add_run(DagsterRun(job_name="powercrm_nightly", run_id="r-in-progress",
+                                    status=DagsterRunStatus.STARTED))
+        waiting = _evaluate(None, res, instance)
+        assert isinstance(waiting, SkipReason)  # the cursor does not move: the next tick asks again
+        assert "in progress" in waiting.skip_message
 
 
 def test_sensor_skips_when_landing_missing(tmp_path):
