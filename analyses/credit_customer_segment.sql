@@ -2,9 +2,9 @@
 select
     segments.org_no,
     segments.segment_no,
-    segments.segment_name_zh,
+    segments.segment_label_zh,
     segments.service_strategy_zh,
     count(*) as customers
 from {{ ref('customer_segment') }} as segments
-group by segments.org_no, segments.segment_no, segments.segment_name_zh, segments.service_strategy_zh
+group by segments.org_no, segments.segment_no, segments.segment_label_zh, segments.service_strategy_zh
 order by segments.org_no, segments.segment_no

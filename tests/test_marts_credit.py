@@ -201,7 +201,7 @@ def test_segment_matrix_cells(wh):
 
 def test_customer_segment(wh):
     got = {r[0]: r[1:] for r in wh.execute("""
-        select cons_no, abc_class, has_value_row, credit_grade, segment_no, segment_name_zh
+        select cons_no, abc_class, has_value_row, credit_grade, segment_no, segment_label_zh
         from marts.customer_segment""").fetchall()}
     assert got == {
         K[1]: ("C", False, "A", 4, "较差"),

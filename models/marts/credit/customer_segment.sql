@@ -37,8 +37,8 @@ final as (
     select
         classified.*,
         matrix.segment_no,
-        segments.segment_name_zh,
-        segments.segment_name_en,
+        segments.segment_label_zh,
+        segments.segment_label_en,
         segments.service_strategy_zh,
         segments.service_strategy_en
     from classified
@@ -58,8 +58,8 @@ select
     credit_score,
     credit_grade,
     segment_no,
-    segment_name_zh,
-    segment_name_en,
+    segment_label_zh,
+    segment_label_en,
     service_strategy_zh,
     service_strategy_en
 from final

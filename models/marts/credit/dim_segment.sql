@@ -6,8 +6,8 @@ with segments as (
 
 select
     cast(segment_no as {{ dbt.type_int() }}) as segment_no,
-    cast(segment_name_zh as {{ dbt.type_string() }}) as segment_name_zh,
-    cast(segment_name_en as {{ dbt.type_string() }}) as segment_name_en,
+    cast(segment_label_zh as {{ dbt.type_string() }}) as segment_label_zh,
+    cast(segment_label_en as {{ dbt.type_string() }}) as segment_label_en,
     cast(service_strategy_zh as {{ dbt.type_string() }}) as service_strategy_zh,
     cast(service_strategy_en as {{ dbt.type_string() }}) as service_strategy_en
 from segments
