@@ -33,13 +33,14 @@ def year_end(day: np.ndarray) -> np.ndarray:
 
 def penalty(amount: np.ndarray, pay_day: np.ndarray, due_day: np.ndarray, is_res: np.ndarray) -> np.ndarray:
     """Late-payment penalty (METRICS.md): 0.1 %/day residential; 0.2 %/day to 31 Dec of the due year,
-    0.3 %/day after, for others; half-up to 0.01; a positive penalty under 1 yuan is 1 yuan."""
+    0.3 %/day after, for others; half-up to 0.01; any positive penalty is at least 1 yuan."""
     late = np.maximum(np.asarray(pay_day) - np.asarray(due_day), 0)
     d1 = np.minimum(late, year_end(due_day) - due_day)
     d2 = late - d1
     per_mille = np.where(is_res, late, 2 * d1 + 3 * d2)
-    pen = rhu(np.asarray(amount, np.int64) * per_mille, 1000)
-    return np.where((pen > 0) & (pen < 100), 100, pen)
+    amount = np.asarray(amount, np.int64)
+    pen = rhu(amount * per_mille, 1000)
+    return np.where((late > 0) & (amount > 0), np.maximum(pen, 100), pen)
 
 
 def pay_seconds(rng: np.random.Generator, day: np.ndarray, channel: np.ndarray) -> np.ndarray:

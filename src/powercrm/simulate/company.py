@@ -112,6 +112,9 @@ def build_org(seed: int, customers: int, station_share: np.ndarray | None = None
         m = np.flatnonzero(tg_station == s)
         tg_id[m] = [f"{st_no[s]}{i + 1:03d}" for i in range(len(m))]
     kind = rng.choice(3, size=len(tg_station), p=[0.90, 0.07, 0.03])
+    for want, at in ((1, 1), (2, 2)):  # at least one high-loss and one negative-loss area
+        if not (kind == want).any():
+            kind[at % len(kind)] = want
     loss = np.where(kind == 0, np.clip(rng.normal(0.05, 0.013, len(kind)), 0.022, 0.078),
                     np.where(kind == 1, rng.uniform(0.11, 0.22, len(kind)), rng.uniform(-0.06, -0.015, len(kind))))
     org = Org(company, county_no, county_name, np.array(st_no, dtype=object), np.array(st_name, dtype=object),
@@ -257,7 +260,6 @@ def cust_table(pop: Population, org: Org, idx: np.ndarray, updated_sec: np.ndarr
     """Customer-master rows for customers idx in their current state."""
     seed = pop.seed
     idx = np.asarray(idx, dtype=np.int64)
-    n = len(idx)
     elec = pop.elec[idx]
     is_res = elec == C.RES
     station = pop.station[idx]

@@ -33,7 +33,7 @@ SPEC = {
                   "kinds": (TAG_DATE, TAG_CODE, TAG_KEY, TAG_CONFLICT, TAG_DUP, TAG_FULL, TAG_PAD)},
     "survey": {"key": "survey_id", "fresh": "SD", "code": "channel", "number": "score_overall",
                "bad_number": ("N/A",), "date": "survey_date", "conflict": "score_overall", "insert": True,
-               "kinds": (TAG_NUMBER, TAG_DATE, TAG_DUP, TAG_PAD)},
+               "kinds": (TAG_NUMBER, TAG_DATE, TAG_DUP)},
     "reading": {"key": "reading_id", "code": "tou_period", "number": "kwh", "bad_number": ("N/A",),
                 "insert": False, "kinds": (TAG_NUMBER, TAG_DUP, TAG_PAD)},
     "supply": {"number": "supply_kwh", "bad_number": ("N/A",), "insert": False, "kinds": (TAG_NUMBER,)},
@@ -47,7 +47,7 @@ HOME = {
     ("payment", "a"): (45, (TAG_NUMBER, TAG_KEY, TAG_DUP)),
     ("payment", "b"): (52, (TAG_CODE, TAG_CONFLICT, TAG_FULL, TAG_PAD, TAG_DATE)),
     ("workorder", "a"): (40, (TAG_DATE, TAG_KEY, TAG_CODE, TAG_DUP, TAG_CONFLICT, TAG_FULL)),
-    ("survey", "a"): (35, (TAG_DATE, TAG_NUMBER, TAG_DUP, TAG_PAD)),
+    ("survey", "a"): (35, (TAG_DATE, TAG_NUMBER, TAG_DUP)),
     ("reading", "a"): (0, (TAG_NUMBER, TAG_DUP, TAG_PAD)),
     ("supply", "a"): (60, (TAG_NUMBER,)),
     ("dunning", "a"): (60, (TAG_CODE, TAG_DUP)),
@@ -124,7 +124,7 @@ class Planter:
                 "extract": extract, "business_date": day_str(day), "first_rows": first.num_rows, "final_rows": n,
                 "first_sha256": hashlib.sha256(encode_csv(first)).hexdigest()})
             return [Delivery(first), Delivery(table)]
-        dl = Delivery(self._plant_rows(extract, day, table, rng))
+        dl = Delivery(table)
         if self._partition_case("gb18030", extract, day, n, rng):
             dl.encoding, dl.crlf = "gb18030", True
             self.log["gb18030"].append({"extract": extract, "business_date": day_str(day),
@@ -133,6 +133,7 @@ class Planter:
             dl.gzip = True
             self.log["gzip"].append({"extract": extract, "business_date": day_str(day),
                                      "file": self._file(extract, day, dl)})
+        dl.table = self._plant_rows(extract, day, table, rng, dl)
         return [dl]
 
     def note_partition(self, extract: str, day: int, dl: Delivery) -> None:
@@ -153,7 +154,8 @@ class Planter:
         return t
 
     # ------------------------------------------------------------------ row cases
-    def _plant_rows(self, extract: str, day: int, table: pa.Table, rng: np.random.Generator) -> pa.Table:
+    def _plant_rows(self, extract: str, day: int, table: pa.Table, rng: np.random.Generator,
+                    dl: Delivery) -> pa.Table:
         if extract == "workorder" and self.slash_prefix and table.num_rows:
             table = self._slash(table)
         spec = SPEC.get(extract)
@@ -166,7 +168,7 @@ class Planter:
             counts[k] = max(counts.get(k, 0), 1)
         if not any(counts.values()):
             return table
-        return self._apply(extract, day, table, spec, counts, rng)
+        return self._apply(extract, day, table, spec, counts, rng, self._file(extract, day, dl))
 
     def _slash(self, table: pa.Table) -> pa.Table:
         org = table.column("org_no")
@@ -184,7 +186,7 @@ class Planter:
         return table
 
     def _apply(self, extract: str, day: int, table: pa.Table, spec: dict, counts: dict,
-               rng: np.random.Generator) -> pa.Table:
+               rng: np.random.Generator, fname: str) -> pa.Table:
         n = table.num_rows
         free = list(rng.permutation(n))  # untouched real rows, consumed as cases are planted
         tags = np.zeros(n, np.int64)
@@ -249,6 +251,12 @@ class Planter:
         take = np.where(order >= 0, order, np.array(src + [0])[np.maximum(-order - 1, 0)])
         out = table.take(pa.array(take))
         final_tags = np.where(order >= 0, tags[np.maximum(order, 0)], np.array(ins_tag + [0])[np.maximum(-order - 1, 0)])
+        for j, tag in enumerate(ins_tag):  # the later of two identical rows is the duplicate
+            if tag == TAG_DUP:
+                p_ins = int(np.flatnonzero(order == -(j + 1))[0])
+                p_src = int(np.flatnonzero(order == src[j])[0])
+                if p_src > p_ins:
+                    final_tags[p_ins], final_tags[p_src] = 0, TAG_DUP
         cell: dict[str, dict[int, object]] = {}
         for r, mod in mods.items():
             p = int(np.flatnonzero(order == r)[0])
@@ -273,14 +281,13 @@ class Planter:
             for p, v in vals.items():
                 arr[p] = v
             out = out.set_column(i, c, pa.array(arr, pa.string()))
-        self._record(extract, day, final_tags)
+        self._record(extract, day, final_tags, fname)
         owed = self.owed.get(extract, {})
         for kind in set(final_tags[final_tags > 0].tolist()):
             owed.pop(int(kind), None)
         return out
 
-    def _record(self, extract: str, day: int, tags: np.ndarray) -> None:
-        fname = f"{extract}/{day_str(day)}/{self.name_of(extract, Delivery(pa.table({})))}"
+    def _record(self, extract: str, day: int, tags: np.ndarray, fname: str) -> None:
         q = self.log["quarantine"]
         entry = {"extract": extract, "business_date": day_str(day), "file": fname, "by_reason": {}, "records": {}}
         for tag, reason in TAG_REASON.items():

@@ -15,7 +15,7 @@ import pyarrow as pa
 from . import constants as C
 from .billing import BillHistory, issue_adjustments, issue_bills, month_of, read_month
 from .collection import Counters, collect, prepayments
-from .company import BASE_ID, build_org, cust_table, make_customers, month_changes, rng_for, Population
+from .company import BASE_ID, Population, build_org, cust_table, make_customers, month_changes, rng_for
 from .dirty import Planter
 from .service import cost, outages, supply, surveys, violations, work_orders
 from .tariff import build_book, snapshot

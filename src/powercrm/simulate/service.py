@@ -81,7 +81,7 @@ def work_orders(pop: Population, org: Org, rng: np.random.Generator, ms: int, me
     ym = yyyymm(ms)
     seq0 = counters.adjust.get(("W", ym), 0)
     counters.adjust[("W", ym)] = seq0 + n
-    order_ids = ids("W" + ym, seq0 + np.arange(n), 6)
+    order_ids = ids("W" + ym, seq0 + np.arange(n) + 1, 6)
     # content as the agent typed it: caller, matter, phone; a few with a line break
     cname = customer_names(pop, cust)
     oname = pii.person_names(pop.seed + 7, np.arange(n) + seq0 + 10**9)
@@ -94,7 +94,7 @@ def work_orders(pop: Population, org: Org, rng: np.random.Generator, ms: int, me
         pool = C.ISSUES_BY_TYPE[t]
         issue[m] = np.array(pool, dtype=object)[rng.integers(0, len(pool), m.sum())]
     content = pc.binary_join_element_wise("客户", caller, "来电反映", pa.array(issue, pa.string()), "，联系电话", mob, "。", "")
-    multiline = rng.random(n) < 0.005
+    multiline = (rng.random(n) < 0.005) | ((np.arange(n) == 0) & (moy == 2))
     if multiline.any():
         content = pc.if_else(pa.array(multiline), pc.binary_join_element_wise(content, "\n补充：请尽快处理。", ""),
                              content)
@@ -151,7 +151,7 @@ def surveys(pop: Population, rng: np.random.Generator, ms: int, me: int, follow:
     seq0 = counters.adjust.get(("S", ym), 0)
     counters.adjust[("S", ym)] = seq0 + n
     comment = rng.integers(0, len(C.SURVEY_COMMENTS), n)
-    cols = {"survey_id": ids("S" + ym, seq0 + np.arange(n), 6), "cons_no": ids("", BASE_ID + cust, 10),
+    cols = {"survey_id": ids("S" + ym, seq0 + np.arange(n) + 1, 6), "cons_no": ids("", BASE_ID + cust, 10),
             "survey_date": date(day), "channel": codes(rng.choice(3, size=n, p=[0.5, 0.35, 0.15]), C.SURVEY_CHANNELS)}
     for k, name in enumerate(("score_supply", "score_billing", "score_service", "score_channel", "score_overall")):
         cols[name] = pa.array(scores[:, k], mask=~answered[:, k])

@@ -180,8 +180,8 @@ class Landing:
         return t.drop_columns(["_bd"])
 
     def write_partition(self, extract: str, day: int, table: pa.Table, final_manifest: str | None = None) -> None:
-        deliveries = (self.planter.plan(extract, day, table) if self.planter is not None
-                      else [Delivery(table)])
+        planted = self.planter is not None and final_manifest is None  # a partial partition is not planted
+        deliveries = self.planter.plan(extract, day, table) if planted else [Delivery(table)]
         if final_manifest is not None:
             deliveries[-1].manifest = final_manifest
             if self.planter is not None:
