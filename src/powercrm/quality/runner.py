@@ -23,7 +23,11 @@ import duckdb  # noqa: E402
 import great_expectations as gx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.data_context.types.base import (  # noqa: E402
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
 
 from powercrm.quality.checks import ERROR, Check, Dataset, Suite, q  # noqa: E402
 from powercrm.quality.config import QualityConfig  # noqa: E402
@@ -117,11 +121,13 @@ class Runner:
         self.con = con
         self.cfg = cfg
         self.catalog = Catalog(con)
-        self.ctx = gx.get_context(mode="ephemeral")
-        try:
-            self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        except Exception:  # noqa: BLE001 - progress bars are cosmetic
-            pass
+        # in memory only: no Data Docs site (its pages load styles from a CDN), no progress bars
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        )
+        self.ctx = gx.get_context(mode="ephemeral", project_config=config)
         source = self.ctx.data_sources.add_pandas("powercrm")
         # one asset and batch definition for every frame: registering an asset re-serialises the
         # whole context config (tens of ms each), a new batch is only a new DataFrame
