@@ -2,9 +2,9 @@
 
 - The manifest: `target/dagster/manifest.json` under the dbt project (the repository root, or
   env POWERCRM_DBT_PROJECT_DIR like the CLI). `ensure_manifest()` runs `dbt parse` into it when
-  it is missing or older than any file of the dbt project (and on every load under
-  `dagster dev`), so `dagster definitions validate` works from a fresh clone. It is a folder of
-  its own so that nobody's ad-hoc `dbt` commands in `target/` race with the definitions.
+  it is missing or older than any file of the dbt project (also under `dagster dev`), so
+  `dagster definitions validate` works from a fresh clone. It is a folder of its own so that
+  nobody's ad-hoc `dbt` commands in `target/` race with the definitions.
 - Asset keys: models and seeds `<schema>/<name>` (`staging/stg_marketing__bills`,
   `core/dim_customer`, `marts/recovery_monthly`, `reference/voltage`); the dbt sources
   `raw.<extract>` and `meta.<table>` map to the raw step's assets `raw/<extract>` and
@@ -141,10 +141,9 @@ class PowerCRMTranslator(DagsterDbtTranslator):
 
 TRANSLATOR = PowerCRMTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 PROJECT = build_project()
-if os.environ.get("DAGSTER_IS_DEV_CLI"):
-    ensure_manifest(PROJECT, force=True)  # `dagster dev`: pick up model changes on every reload
-else:
-    ensure_manifest(PROJECT)
+# also under `dagster dev` (dagster-dbt's prepare_if_dev would parse on every load of every
+# process): a model edit makes the manifest stale, so "Reload definitions" picks it up
+ensure_manifest(PROJECT)
 
 
 def published_keys(manifest_path: Path = PROJECT.manifest_path) -> list[AssetKey]:
