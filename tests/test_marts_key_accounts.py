@@ -74,7 +74,8 @@ def write_landing(landing) -> None:
 def wh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("key_accounts")
     write_landing(tmp / "landing")
-    work_db = build(tmp, ("key_account_monthly",), ("dim_org", "dim_customer"), ("models/marts/key_accounts",))
+    work_db = build(tmp, ("key_account_monthly",), ("dim_org", "dim_customer"),
+                    ("models/marts/key_accounts", "models/intermediate/_int_sales__models.yml"))
     con = duckdb.connect(str(work_db), read_only=True)
     yield con
     con.close()

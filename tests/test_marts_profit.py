@@ -168,7 +168,7 @@ def write_landing(landing: Path) -> None:
 def wh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("profit")
     write_landing(tmp / "landing")
-    work_db = build(tmp, MODELS, DIMS, ("models/marts/profit",))
+    work_db = build(tmp, MODELS, DIMS, ("models/marts/profit", "models/intermediate/_int_sales__models.yml"))
     con = duckdb.connect(str(work_db), read_only=True)
     yield con
     con.close()

@@ -3,11 +3,7 @@
 -- included, the corrected consumption, the same figure as sales and profit); maximum demand and
 -- reactive energy come from the month's meter readings.
 with customer_months as (
-    select * from {{ ref('int_customer_months') }}
-),
-
-bills as (
-    select * from {{ ref('fct_bill') }}
+    select * from {{ ref('int_sales_customer_months') }}
 ),
 
 consumption as (
@@ -22,35 +18,24 @@ data_date as (
     select as_of_date from {{ ref('int_data_date') }}
 ),
 
-billed as (
-    select
-        cons_no,
-        billing_month as month,
-        sum(kwh) as kwh,
-        sum(amount_yuan) as amount_yuan
-    from bills
-    group by cons_no, billing_month
-),
-
 key_accounts as (
     -- flagged by the account manager, or on a two-part tariff, in the version in force at the
     -- month end
     select
-        customer_months.cons_no,
-        customer_months.month,
-        customer_months.month_end_date,
-        customer_months.org_no,
-        customer_months.elec_type,
-        customer_months.voltage,
-        customer_months.is_key_account,
-        customer_months.contract_kva,
-        billed.kwh,
-        billed.amount_yuan
+        cons_no,
+        month,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'month')) }} as date) as month_end_date,
+        org_no,
+        elec_type,
+        voltage,
+        is_key_account,
+        contract_kva,
+        kwh,
+        kwh_prev_year,
+        kwh_yoy_rate,
+        amount_yuan
     from customer_months
-    inner join billed
-        on customer_months.cons_no = billed.cons_no
-        and customer_months.month = billed.month
-    where customer_months.is_key_account or customer_months.elec_type = '300'
+    where is_key_account or elec_type = '300'
 ),
 
 month_end_arrears as (
@@ -70,15 +55,11 @@ month_end_arrears as (
 measured as (
     select
         key_accounts.*,
-        year_earlier.kwh as kwh_prev_year,
         consumption.max_demand_kw,
         consumption.kvarh,
         {{ dbt.datediff('key_accounts.month', dbt.dateadd('month', 1, 'key_accounts.month'), 'day') }} * 24 as hours_in_month,
         coalesce(month_end_arrears.arrears_yuan, 0) as arrears_yuan
     from key_accounts
-    left join billed as year_earlier
-        on key_accounts.cons_no = year_earlier.cons_no
-        and year_earlier.month = cast({{ dbt.dateadd('month', -12, 'key_accounts.month') }} as date)
     left join consumption
         on key_accounts.cons_no = consumption.cons_no
         and key_accounts.month = consumption.billing_month
@@ -90,7 +71,6 @@ measured as (
 ratios as (
     select
         measured.*,
-        case when kwh_prev_year <> 0 then kwh / kwh_prev_year - 1 end as kwh_yoy_rate,
         case when max_demand_kw > 0 then kwh / (max_demand_kw * hours_in_month) end as load_factor,
         case when contract_kva > 0 then max_demand_kw / contract_kva end as demand_utilisation,
         case when kvarh is not null and (kwh <> 0 or kvarh <> 0) then kwh / sqrt(kwh * kwh + kvarh * kvarh) end

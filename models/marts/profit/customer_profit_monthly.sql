@@ -5,6 +5,10 @@ with bills as (
     select * from {{ ref('fct_bill') }}
 ),
 
+customer_months as (
+    select * from {{ ref('int_sales_customer_months') }}
+),
+
 cost_prices as (
     select * from {{ ref('int_tariff_cost_prices') }}
 ),
@@ -13,53 +17,42 @@ costs as (
     select * from {{ ref('stg_marketing__costs') }}
 ),
 
-customer_months as (
-    select * from {{ ref('int_customer_months') }}
-),
-
 customer_versions as (
     select * from {{ ref('int_customer_versions') }}
 ),
 
-bill_costs as (
-    -- energy the company buys for this bill: billed kWh × (PURCHASE + LOSS + SYSTEM) of the
-    -- bill's tariff in force on the first day of the billing month; TD is not a cost
+energy_costs as (
+    -- energy the company buys: Σ per bill of billed kWh × (PURCHASE + LOSS + SYSTEM) of the
+    -- bill's tariff in force on the first day of the billing month, rounded per customer × month;
+    -- TD is not a cost
     select
-        bills.bill_id,
         bills.cons_no,
         bills.billing_month as month,
-        bills.bill_type,
-        bills.kwh,
-        bills.items_yuan - bills.fund_yuan as revenue_yuan,
-        bills.kwh * coalesce(cost_prices.energy_cost_yuan_per_kwh, 0) as energy_cost_raw_yuan
+        {{ round_money('sum(bills.kwh * coalesce(cost_prices.energy_cost_yuan_per_kwh, 0))') }} as energy_cost_yuan
     from bills
     left join cost_prices
         on bills.tariff_code = cost_prices.tariff_code
         and bills.billing_month = cost_prices.month
-),
-
-customer_month_totals as (
-    select
-        bill_costs.cons_no,
-        bill_costs.month,
-        sum(bill_costs.kwh) as kwh,
-        sum(bill_costs.revenue_yuan) as revenue_yuan,
-        {{ round_money('sum(bill_costs.energy_cost_raw_yuan)') }} as energy_cost_yuan,
-        max(case when bill_costs.bill_type = 'NORMAL' then 1 else 0 end) = 1 as has_normal_bill
-    from bill_costs
-    group by bill_costs.cons_no, bill_costs.month
+    group by bills.cons_no, bills.billing_month
 ),
 
 with_attributes as (
     select
-        customer_month_totals.*,
+        customer_months.cons_no,
+        customer_months.month,
         customer_months.org_no,
         customer_months.elec_type,
-        customer_months.contract_kva
-    from customer_month_totals
-    left join customer_months
-        on customer_month_totals.cons_no = customer_months.cons_no
-        and customer_month_totals.month = customer_months.month
+        customer_months.contract_kva,
+        customer_months.open_date,
+        customer_months.kwh,
+        customer_months.revenue_yuan,
+        customer_months.has_normal_bill,
+        customer_months.kwh_yoy_rate,
+        energy_costs.energy_cost_yuan
+    from customer_months
+    inner join energy_costs
+        on customer_months.cons_no = energy_costs.cons_no
+        and customer_months.month = energy_costs.month
 ),
 
 sharing_base as (
@@ -96,12 +89,12 @@ cost_shares as (
 ),
 
 capacity_year_earlier as (
-    -- contracted kVA at the same month end a year earlier (the version in force then)
+    -- contracted kVA at the same month end a year earlier (the version in force then); the change
+    -- is NULL when the customer (open_date of this month's version) opened after that month end
     select
         with_attributes.cons_no,
         with_attributes.month,
-        customer_versions.contract_kva,
-        customer_versions.open_date
+        customer_versions.contract_kva
     from with_attributes
     inner join customer_versions
         on with_attributes.cons_no = customer_versions.cons_no
@@ -127,18 +120,14 @@ final as (
             - coalesce(cost_shares.marketing_cost_yuan, 0) - coalesce(cost_shares.operating_cost_yuan, 0)
             as decimal(18, 2)
         ) as profit_yuan,
-        cast(case when year_earlier.kwh <> 0 then with_attributes.kwh / year_earlier.kwh - 1 end
-            as double) as kwh_yoy_rate,
-        cast(case when capacity_year_earlier.open_date <= cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', -11, 'with_attributes.month')) }} as date)
+        with_attributes.kwh_yoy_rate,
+        cast(case when with_attributes.open_date <= cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', -11, 'with_attributes.month')) }} as date)
             then with_attributes.contract_kva - capacity_year_earlier.contract_kva end as decimal(18, 2)) as contract_kva_change,
         with_attributes.has_normal_bill
     from with_attributes
     left join cost_shares
         on with_attributes.cons_no = cost_shares.cons_no
         and with_attributes.month = cost_shares.month
-    left join with_attributes as year_earlier
-        on with_attributes.cons_no = year_earlier.cons_no
-        and year_earlier.month = cast({{ dbt.dateadd('month', -12, 'with_attributes.month') }} as date)
     left join capacity_year_earlier
         on with_attributes.cons_no = capacity_year_earlier.cons_no
         and with_attributes.month = capacity_year_earlier.month
