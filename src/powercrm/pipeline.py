@@ -14,6 +14,7 @@ published file, `<stem>.next.duckdb` the file being written (exists only during 
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import os
 import time
@@ -53,6 +54,16 @@ def env_path(name: str, default: str) -> Path:
 def dbt_project_dir() -> Path:
     """The dbt project: the repository root, or POWERCRM_DBT_PROJECT_DIR (tests use a small fixture)."""
     return Path(os.environ.get("POWERCRM_DBT_PROJECT_DIR") or PROJECT_DIR)
+
+
+def quality_gate() -> Callable:
+    """`powercrm.quality.gate.run_quality`, or the `module:function` named by POWERCRM_QUALITY_GATE (tests)."""
+    spec = os.environ.get("POWERCRM_QUALITY_GATE") or "powercrm.quality.gate:run_quality"
+    module, _, func = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), func or "run_quality")
+    except (ImportError, AttributeError) as e:
+        raise PowerCRMError(f"the quality gate {spec} cannot be loaded: {_reason(e)}") from e
 
 
 def _reason(e: BaseException) -> str:
@@ -361,11 +372,16 @@ def execute(report: RunReport, force_from: date | None = None, full_refresh: boo
     """Run every step; fills `report`; raises PowerCRMError when the run fails (nothing published)."""
     progress = progress or Progress()
     files = report.files
+    if not report.landing.is_dir():
+        raise PowerCRMError(f"the landing folder {report.landing} does not exist (--landing or POWERCRM_LANDING)")
     try:
         files.published.parent.mkdir(parents=True, exist_ok=True)
         files.state_dir.mkdir(exist_ok=True)
     except OSError as e:
-        raise PowerCRMError(f"cannot create the warehouse directory {files.published.parent}: {e.strerror}") from e
+        why = "File exists" if e.strerror is None else e.strerror
+        if isinstance(e, FileExistsError):
+            why = f"{e.filename or files.published.parent} is a file, not a directory"
+        raise PowerCRMError(f"cannot create the warehouse directory {files.published.parent}: {why}") from e
     with RunLock(files.lock, report.command):
         try:
             _steps(report, force_from, full_refresh, skip_quality, progress)
@@ -445,10 +461,8 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     # ---- quality gate
     if not skip_quality:
         with _timed(report, "quality", progress):
-            from powercrm.quality.gate import run_quality
-
             try:
-                outcome = run_quality(files.work, report.run_id)
+                outcome = quality_gate()(files.work, report.run_id)
             except Exception as e:  # noqa: BLE001 - the gate is another module; report it in one sentence
                 raise PowerCRMError(f"the quality checks could not run on {files.work}: {_reason(e)}") from e
             report.blocking += list(outcome.blocking)

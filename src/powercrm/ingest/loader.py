@@ -31,6 +31,7 @@ import duckdb
 
 from powercrm.extracts import EXTRACTS, Extract
 from powercrm.ingest.rules import fingerprint_sql, key_sql, lit, q, raw_text_sql, reason_sql
+from powercrm.testhooks import pause_point
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LINEAGE = ("_extract", "_business_date", "_file", "_record_no", "_manifest_sha256", "_loaded_at")
@@ -268,6 +269,7 @@ def load_partition(con: duckdb.DuckDBPyConnection, part: Partition, run_id: str,
                 "select count(*) from meta.quarantine where extract = ? and business_date = ?",
                 [ext.name, part.business_date]).fetchone()[0]
             result = PartitionResult(part, "LOADED", rows_in, rows_in - quarantined, quarantined)
+            pause_point("load")  # crash tests: killed here, the partition's transaction must vanish
             _record(con, result, run_id, loaded_at, [s[0] for s in staged], time.perf_counter() - t0)
             con.execute("commit")
         except BaseException:
