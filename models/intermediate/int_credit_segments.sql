@@ -7,7 +7,7 @@ with scores as (
 ),
 
 value_classes as (
-    select * from {{ ref('int_credit_value_classes') }}
+    select * from {{ ref('int_profit_value_classes') }}
 ),
 
 matrix as (

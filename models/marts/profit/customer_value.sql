@@ -32,17 +32,13 @@ in_window as (
     group by profit.cons_no
 ),
 
-ranked_positive as (
-    -- customers with profit > 0 by profit descending (ties by cons_no); the share of the total
-    -- positive profit accumulated BEFORE each customer decides A (< 0.80) or B
-    select
-        cons_no,
-        coalesce(sum(profit_yuan) over (
-            order by profit_yuan desc, cons_no
-            rows between unbounded preceding and 1 preceding
-        ), 0) / sum(profit_yuan) over () as share_before
-    from in_window
-    where profit_yuan > 0
+value_classes as (
+    -- the ABC rule (A while the positive profit accumulated before the customer is < 0.80,
+    -- ranked by profit descending, ties by cons_no; profit ≤ 0 is C) lives in one model, which
+    -- also applies it at every month end for the segment history
+    select cons_no, abc_class
+    from {{ ref('int_profit_value_classes') }}
+    where is_data_date
 ),
 
 money_payments as (
@@ -77,12 +73,12 @@ rfm as (
         {{ dbt.datediff('payment_behaviour.last_pay_date', 'data_date.as_of_date', 'day') }} as recency_days,
         coalesce(payment_behaviour.frequency, 0) as frequency,
         in_window.revenue_yuan as monetary_yuan,
-        ranked_positive.share_before
+        value_classes.abc_class
     from in_window
     cross join data_date
     left join customers_as_of on in_window.cons_no = customers_as_of.cons_no
     left join payment_behaviour on in_window.cons_no = payment_behaviour.cons_no
-    left join ranked_positive on in_window.cons_no = ranked_positive.cons_no
+    left join value_classes on in_window.cons_no = value_classes.cons_no
 ),
 
 final as (
@@ -92,11 +88,7 @@ final as (
         cast(rfm.profit_yuan as decimal(18, 2)) as profit_yuan,
         cast(rfm.revenue_yuan as decimal(18, 2)) as revenue_yuan,
         cast(rfm.kwh as decimal(18, 2)) as kwh,
-        case
-            when rfm.profit_yuan <= 0 then 'C'
-            when rfm.share_before < 0.80 then 'A'
-            else 'B'
-        end as abc_class,
+        rfm.abc_class,
         cast(rfm.recency_days as {{ dbt.type_int() }}) as recency_days,
         cast(rfm.frequency as {{ dbt.type_int() }}) as frequency,
         cast(rfm.monetary_yuan as decimal(18, 2)) as monetary_yuan,

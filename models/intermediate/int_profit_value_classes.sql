@@ -5,7 +5,7 @@
 -- restated by every ADJUST bill known now). Customers with profit > 0 ranked by profit
 -- descending (ties by cons_no): A while the share of the total positive profit accumulated
 -- before the customer is < 0.80, the rest B; profit ≤ 0 is C. At the data date this equals
--- customer_value.abc_class (tested).
+-- customer_value.abc_class, which is read from here: the ABC rule lives in this model only.
 with evaluation_dates as (
     select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
 ),
