@@ -283,7 +283,7 @@ def build(cfg: QualityConfig) -> Suite:
 
     # ---- personal data in the published schemas
     personal = ", ".join(f"'{c}'" for c in PERSONAL_COLUMNS)
-    s.query("pii.columns", "core.dim_customer", f"""
+    s.query("pii.columns", "core, marts, audit", f"""
         select schema_name, table_name, column_name
         from duckdb_columns()
         where database_name = current_database()

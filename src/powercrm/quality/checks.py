@@ -56,6 +56,15 @@ class Check:
             raise ValueError(f"check {self.name}: severity must be one of {SEVERITIES}, not {self.severity!r}")
 
     @property
+    def what_to_do(self) -> str:
+        if self.action:
+            return self.action
+        if self.severity == ERROR:
+            return ("Blocks publishing: the analysts keep the previous file; the data engineers fix the model "
+                    "or the load and rerun.")
+        return "Look at the failing records before using the affected rows."
+
+    @property
     def columns(self) -> list[str]:
         cols: list[str] = []
         for f in _COLUMN_FIELDS:

@@ -53,7 +53,7 @@ def from_target_dir(target_dir: Path) -> list[dict]:
         if not uid.startswith("test."):
             continue
         node = nodes.get(uid, {})
-        name = node.get("name") or uid.split(".")[2] if uid.count(".") >= 2 else uid
+        name = node.get("name") or (uid.split(".")[2] if uid.count(".") >= 2 else uid)
         attached = node.get("attached_node") or next(
             (d for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(("model.", "seed.", "snapshot."))),
             None)
@@ -81,4 +81,12 @@ def from_meta(con: duckdb.DuckDBPyConnection, run_id: str) -> list[dict]:
     rows = con.execute(
         "select name, relation, severity, status, failures, message, seconds from meta.dbt_results "
         "where run_id = ? and resource_type = 'test' order by name", [run_id]).fetchall()
-    return [_row(n, rel or "", sev, st, fl, msg or "", sec, "dbt test") for n, rel, sev, st, fl, msg, sec in rows]
+    # the pipeline records a test's model by name only: find its schema (published schemas first)
+    where: dict[str, str] = {}
+    for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database() "
+            "order by case schema_name when 'core' then 0 when 'marts' then 1 when 'audit' then 2 else 3 end desc"
+    ).fetchall():
+        where[table] = f"{schema}.{table}"
+    return [_row(n, where.get(rel, rel) if rel and "." not in rel else (rel or ""), sev, st, fl, msg or "", sec,
+                 "dbt test") for n, rel, sev, st, fl, msg, sec in rows]

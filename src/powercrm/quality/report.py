@@ -129,7 +129,7 @@ def render(rows: list[dict], history: dict[tuple[str, str], list[str | None]], r
             hist = history.get((r["suite"], r["check_name"]), [])
             cells = "".join(
                 f"<i class='{_t(s or '')}' title='{_t(label)}: {_t(s or 'not run')}'></i>"
-                for label, s in zip(run_labels, hist))
+                for label, s in zip(run_labels, hist, strict=False))
             detail = ""
             if r["status"] in ("fail", "warn"):
                 if r.get("action"):
@@ -182,7 +182,7 @@ def write_report(work_db: Path, out_path: Path, run_id: str | None = None, histo
                 "examples, coalesce(action, '') from audit.check_results where run_id = ?", [run_id]).fetchall()
             keys = ("check_name", "suite", "table_name", "severity", "status", "failing_rows", "observed_value",
                     "description", "examples", "action")
-            rows = [dict(zip(keys, r)) for r in cur]
+            rows = [dict(zip(keys, r, strict=False)) for r in cur]
             run_ids = [rid for rid, _ in runs]
             marks = ", ".join("?" for _ in run_ids)
             hist_rows = con.execute(

@@ -100,7 +100,7 @@ def frame_rows(df: pd.DataFrame, index: Iterable | None = None, limit: int = MAX
     else:
         part = df.head(limit)
     cols = [c for c in part.columns if not str(c).startswith("_") or c == "_key"]
-    return [{c: jsonable(v) for c, v in zip(cols, row)} for row in part[cols].itertuples(index=False, name=None)]
+    return [{c: jsonable(v) for c, v in zip(cols, row, strict=False)} for row in part[cols].itertuples(index=False, name=None)]
 
 
 def _short(value: Any) -> str:
@@ -185,7 +185,7 @@ class Runner:
         return {
             "check_name": check.name, "suite": suite.name, "table_name": ds.table, "severity": check.severity,
             "status": status, "failing_rows": failing, "observed_value": observed,
-            "description": check.description, "action": check.action, "examples": examples,
+            "description": check.description, "action": check.what_to_do, "examples": examples,
             "seconds": round(seconds, 4),
         }
 
