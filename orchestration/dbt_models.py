@@ -94,8 +94,9 @@ def parse_project(project: DbtProject, timeout: float = 300) -> None:
         raise ManifestError(f"`dbt parse` of {project.project_dir} took more than {timeout:.0f}s") from e
     if proc.returncode != 0 or not project.manifest_path.is_file():
         lines = [ln.strip() for ln in (proc.stdout + "\n" + proc.stderr).splitlines() if ln.strip()]
-        errors = [ln for ln in lines if "error" in ln.lower()] or lines
-        detail = " | ".join(errors[-6:])[:1500] or "no output"
+        # dbt prints "Encountered an error:" and the error on the lines after it
+        first = next((i for i, ln in enumerate(lines) if "error" in ln.lower()), max(len(lines) - 6, 0))
+        detail = " ".join(lines[first:first + 8])[:1500] or "no output"
         raise ManifestError(
             f"`dbt parse` of the dbt project {project.project_dir} failed (exit {proc.returncode}), so the "
             f"Dagster definitions cannot be built: {detail} -- run `{' '.join(cmd[:2])} --project-dir "

@@ -330,9 +330,9 @@ def test_gate_results_are_assigned_to_their_checks():
 
 def test_failed_error_check_blocks_downstream_assets(tmp_path, monkeypatch):
     """A failed blocking GE check stops what is downstream (the publish), a warning does not."""
-    import powercrm.quality.gate as gate
     from dagster import AssetKey, AssetSpec, MaterializeResult, asset, materialize, multi_asset
 
+    import powercrm.quality.gate as gate
     from orchestration.quality_checks import SPECS, quality_gate
 
     (failing_suite, failing_table), failing_spec = next(
@@ -373,3 +373,37 @@ def test_failed_error_check_blocks_downstream_assets(tmp_path, monkeypatch):
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert AssetKey(["published", "fake"]) not in materialized
     assert not result.success
+
+
+# --------------------------------------------------------------------------------------- manifest
+
+def test_manifest_is_parsed_when_missing_and_dbt_errors_are_one_sentence(tmp_path):
+    from dagster_dbt import DbtProject
+
+    from orchestration.dbt_models import ManifestError, ensure_manifest, manifest_is_stale
+
+    proj = tmp_path / "proj"
+    (proj / "models").mkdir(parents=True)
+    (proj / "profiles").mkdir()
+    (proj / "dbt_project.yml").write_text('name: tiny\nversion: "1.0"\nconfig-version: 2\nprofile: tiny\n'
+                                          'model-paths: ["models"]\n')
+    (proj / "profiles" / "profiles.yml").write_text(
+        f"tiny:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {tmp_path / 'tiny.duckdb'}\n")
+    (proj / "models" / "broken.sql").write_text("select * from {{ ref('does_not_exist') }}\n")
+    project = DbtProject(project_dir=proj, profiles_dir=proj / "profiles", target_path="target/dagster")
+
+    with pytest.raises(ManifestError) as err:
+        ensure_manifest(project)
+    assert "dbt parse" in str(err.value) and "does_not_exist" in str(err.value)
+
+    (proj / "models" / "broken.sql").write_text("select 1 as one\n")
+    path = ensure_manifest(project)
+    assert path == proj / "target" / "dagster" / "manifest.json"
+    assert "model.tiny.broken" in json.loads(path.read_text())["nodes"]
+    assert not manifest_is_stale(project)
+    mtime = path.stat().st_mtime_ns
+    ensure_manifest(project)  # up to date: not parsed again
+    assert path.stat().st_mtime_ns == mtime
+    model = proj / "models" / "broken.sql"
+    os.utime(model, ns=(mtime + 5_000_000_000, mtime + 5_000_000_000))
+    assert manifest_is_stale(project)
