@@ -175,7 +175,7 @@ def collect(pop: Population, bb: BillBatch, rng: np.random.Generator, counters: 
     ev_c.append(c[m]), ev_row.append(rows[m]), ev_type.append(np.ones(m.sum(), np.int64))
     ev_sec.append(notice_day[m] * 86400 + rng.integers(9 * 3600, 17 * 3600, m.sum()))
     disc_day = bb.due_day + 30 + (u[:, 2] * 6).astype(np.int64)
-    m = late & (final_day > disc_day) & (cls >= 2) & ~pop.key[c] & (pop.elec[c] != C.LI)
+    m = late & (final_day > disc_day) & (cls == 3) & ~pop.key[c] & (pop.elec[c] != C.LI) & (u[:, 3] < 0.6)
     m &= pop.disc_until[c] < disc_day
     if not normal:
         m &= False

@@ -214,7 +214,7 @@ def make_customers(rng: np.random.Generator, org: Org, n: int, elec_p, open_days
     mult[is_li] = rng.choice([40, 60, 80, 100, 200], size=n)[is_li]
     mult[is_ag & (kva >= 100)] = 30
     digits = np.where(is_res, np.where(u[:, 5] < 0.6, 5, 6), np.where(is_li, 8, 6)).astype(np.int64)
-    cls = rng.choice(4, size=n, p=[0.74, 0.16, 0.07, 0.03])
+    cls = rng.choice(4, size=n, p=[0.755, 0.165, 0.062, 0.018])
     cls[~is_res & (cls == 3) & (u[:, 6] < 0.5)] = 1
     res_habit = rng.choice(9, size=n, p=CHANNEL_MIX["res"])
     biz_habit = rng.choice(9, size=n, p=CHANNEL_MIX["biz"])
