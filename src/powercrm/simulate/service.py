@@ -89,7 +89,7 @@ def work_orders(pop: Population, org: Org, rng: np.random.Generator, ms: int, me
     mob = pc.if_else(pa.array(anonymous), pii.mobiles(pop.seed + 7, np.arange(n) + seq0 + 10**9),
                      pii.mobiles(pop.seed, cust, pop.mobile_ver[cust]))
     issue = np.empty(n, dtype=object)
-    for t in set(names):
+    for t in sorted(set(names)):
         m = names == t
         pool = C.ISSUES_BY_TYPE[t]
         issue[m] = np.array(pool, dtype=object)[rng.integers(0, len(pool), m.sum())]
