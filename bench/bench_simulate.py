@@ -34,12 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     secs = time.perf_counter() - t0
     rows = rec["rows_total"]
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mib = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     print(f"customers={args.customers} months={args.months} format={args.fmt} dirty={args.dirty}")
     print(f"rows={rows:,} partitions={sum(rec['partitions'].values()):,} bytes={size / 2**20:,.1f} MiB")
     for e, n in rec["rows"].items():
         print(f"  {e:10s} {n:>14,}")
-    print(f"seconds={secs:.1f} rows_per_s={rows / secs:,.0f} peak_rss_mib={peak_mib:,.0f}")
+    print(f"seconds={secs:.1f} cpu_seconds={cpu:.1f} rows_per_s={rows / secs:,.0f} "
+          f"rows_per_cpu_s={rows / max(cpu, 1e-9):,.0f} peak_rss_mib={peak_mib:,.0f}")
     if not args.keep and args.out is None:
         shutil.rmtree(out, ignore_errors=True)
     return 0
