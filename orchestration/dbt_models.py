@@ -38,7 +38,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from orchestration.resources import PowerCRMResource
-from powercrm.pipeline import NodeResult, dbt_project_dir, save_dbt_results
+from powercrm.pipeline import BuildResult, NodeResult, dbt_project_dir, save_dbt_results
 
 MANIFEST_TARGET = Path("target") / "dagster"  # relative to the dbt project
 LAYERS = ("staging", "intermediate", "core", "marts", "audit")
@@ -170,6 +170,7 @@ def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtC
     with powercrm.lock(f"dagster {context.run.run_id[:8]} dbt"):
         if not powercrm.work_db.is_file():
             raise Failure(f"the working database {powercrm.work_db} does not exist: materialise the raw assets first")
+        (target / "run_results.json").unlink(missing_ok=True)  # never read an earlier build's results
         old = os.environ.get("POWERCRM_WORK_DB")
         os.environ["POWERCRM_WORK_DB"] = str(powercrm.work_db)  # read by profiles/profiles.yml
         try:
@@ -183,15 +184,23 @@ def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtC
         nodes = _node_results(invocation.target_path / "run_results.json", invocation.manifest)
         if nodes:
             with powercrm.connect() as con:
-                save_dbt_results(con, context.run.run_id, _as_build(nodes))
-    errors = [n for n in nodes if n.resource_type in ("model", "seed", "snapshot") and n.status == "error"]
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+                save_dbt_results(con, context.run.run_id, BuildResult(nodes=nodes))
+    build = BuildResult(nodes=nodes)
+    if build.errors:
+        first = build.errors[0]
+        more = f" (and {len(build.errors) - 1} more)" if len(build.errors) > 1 else ""
         raise Failure(f"dbt build failed: {first.resource_type} {first.relation or first.name} ({first.path}): "
                       f"{' '.join(first.message.split())[:400]}{more}")
     if not nodes and not invocation.is_successful():
         raise Failure(f"dbt build did not run: {invocation.get_error() or 'see the dbt logs in ' + str(target)}")
+    if build.failed_tests:
+        # blocking like `powercrm run` (exit 4); also the tests dagster-dbt shows as no asset check
+        # (singular tests on several models)
+        t = build.failed_tests[0]
+        what = (f"failed on {t.failures} rows" + (f" of {t.relation}" if t.relation else "")
+                if t.status == "fail" else f"could not run: {' '.join(t.message.split())[:300]}")
+        more = f" (and {len(build.failed_tests) - 1} more failed test(s))" if len(build.failed_tests) > 1 else ""
+        raise Failure(f"dbt test {t.name} {what}{more}: the publish is blocked")
 
 
 def _node_results(run_results_path: Path, manifest: Mapping[str, Any]) -> list[NodeResult]:
@@ -216,12 +225,6 @@ def _node_results(run_results_path: Path, manifest: Mapping[str, Any]) -> list[N
                               float(r.get("execution_time") or 0.0), severity,
                               node.get("original_file_path", "")))
     return out
-
-
-def _as_build(nodes: list[NodeResult]):
-    from powercrm.pipeline import BuildResult
-
-    return BuildResult(nodes=nodes)
 
 
 def dbt_resource() -> DbtCliResource:

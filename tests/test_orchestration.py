@@ -195,6 +195,16 @@ def test_sensor_requests_a_run_for_new_manifests_only(tmp_path):
     assert isinstance(_evaluate(third.cursor, res), SkipReason)
 
 
+def test_sensor_run_config_is_valid_for_the_nightly_job(tmp_path, defs):
+    from dagster import validate_run_config
+
+    landing = tmp_path / "landing"
+    write_partition(landing, "payment", "2024-03-05", PAYMENT_HEADER,
+                    [["P1", "C1", "", "2024-03-05 10:00:00", "WECHAT", "10.00", "", ""]])
+    [req] = _evaluate(None, resource(tmp_path, landing)).run_requests
+    validate_run_config(defs.resolve_job_def("powercrm_nightly"), req.run_config)
+
+
 def test_sensor_waits_while_a_nightly_run_is_in_progress(tmp_path):
     from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, SensorResult, SkipReason
 
@@ -373,6 +383,31 @@ def test_failed_error_check_blocks_downstream_assets(tmp_path, monkeypatch):
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert AssetKey(["published", "fake"]) not in materialized
     assert not result.success
+
+
+# --------------------------------------------------------------------------------------- dbt results
+
+def test_dbt_run_results_become_the_clis_node_results(tmp_path):
+    from orchestration.dbt_models import _node_results
+
+    manifest = {"nodes": {
+        "model.powercrm.fct_bill": {"resource_type": "model", "name": "fct_bill", "schema": "core",
+                                    "alias": "fct_bill", "original_file_path": "models/marts/core/fct_bill.sql"},
+        "test.powercrm.unique_fct_bill_bill_id.1": {"resource_type": "test", "name": "unique_fct_bill_bill_id",
+                                                    "attached_node": "model.powercrm.fct_bill",
+                                                    "config": {"severity": "ERROR"}},
+    }}
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": [
+        {"unique_id": "model.powercrm.fct_bill", "status": "success", "failures": None, "message": "OK",
+         "execution_time": 1.5},
+        {"unique_id": "test.powercrm.unique_fct_bill_bill_id.1", "status": "fail", "failures": 2,
+         "message": "Got 2 results", "execution_time": 0.1},
+    ]}))
+    model, test = _node_results(tmp_path / "run_results.json", manifest)
+    assert (model.resource_type, model.relation, model.status) == ("model", "core.fct_bill", "success")
+    assert (test.resource_type, test.relation, test.status, test.failures, test.severity) == (
+        "test", "fct_bill", "fail", 2, "ERROR")
+    assert _node_results(tmp_path / "missing.json", manifest) == []
 
 
 # --------------------------------------------------------------------------------------- manifest
