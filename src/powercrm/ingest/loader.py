@@ -2,12 +2,19 @@
 
 Every partition `<landing>/<extract>/<business_date>/` with a `_manifest.json` is compared
 with what was loaded before (by the manifest's sha256). New or changed partitions are
-verified (every file's sha256 and record count) and loaded in ONE transaction each: the
-partition's earlier rows are deleted from `raw.<extract>` and `meta.quarantine`, the usable
-rows inserted into `raw.<extract>`, the unusable ones into `meta.quarantine`, and a row
-appended to `meta.load_log`. A crash mid-partition leaves the partition as it was; the next
-run loads it again. Files are read by DuckDB (streaming); only GB18030 files are transcoded
-to UTF-8 by Python first (DuckDB's reader has no GB18030 without a network extension).
+verified (every file's sha256 and record count) and read into temp tables; the row rules
+(rules.py) mark the unusable rows. Partitions are then written in batches, each batch in ONE
+transaction: a changed partition's earlier rows are deleted from `raw.<extract>` and
+`meta.quarantine`, the usable rows inserted into `raw.<extract>`, the unusable ones into
+`meta.quarantine`, one row per partition appended to `meta.load_log` and upserted into
+`meta.partitions`. A crash leaves every partition of the batch as it was; the next run loads
+them again. A rejected partition is found before any write. Files are read by DuckDB
+(streaming); only GB18030 files are transcoded to UTF-8 by Python first (DuckDB's reader has
+no GB18030 without a network extension).
+
+Checking many small partitions one by one costs more in query planning than in reading, so
+the rules run once per extract per batch over all its staged partitions (`_seq` tells them
+apart; a conflicting duplicate is one within a partition).
 """
 
 from __future__ import annotations
@@ -191,36 +198,59 @@ def _transcode(path: Path, tmpdir: str) -> Path:
     return out
 
 
+def _stage_table(ext: Extract) -> str:
+    return f"_stage_{ext.name}"
+
+
+def _create_stage(con: duckdb.DuckDBPyConnection, ext: Extract) -> str:
+    table = _stage_table(ext)
+    cols = ", ".join(f"{q(c)} varchar" for c in ext.column_names)
+    con.execute(f"create temp table if not exists {table} ({cols}, _file varchar, _record_no bigint, _seq integer)")
+    return table
+
+
 def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, entry: dict,
-                tmpdir: str) -> tuple[str, int]:
-    """Read one file into temp table `_in` (all text, spec columns, `_record_no`). -> (file label, rows)."""
+                tmpdir: str, seq: int) -> tuple[str, int]:
+    """Append one file's records to the extract's stage table (all text, `_file`, `_record_no`,
+    `_seq`). -> (file label, records). Raises RejectedPartition when the file disagrees with its
+    manifest; the caller then removes the partition's staged rows."""
     name = entry["name"]
     path = part.path / name
     label = f"{part.extract}/{part.business_date.isoformat()}/{name}"
     if not path.is_file():
         raise RejectedPartition(f"{label}: file listed in the manifest is missing")
+    try:
+        expected_rows = int(entry["rows"])
+    except (TypeError, ValueError):
+        raise RejectedPartition(f"{label}: manifest rows {entry['rows']!r} is not a number") from None
     digest = sha256_file(path)
     if digest != str(entry["sha256"]).lower():
         raise RejectedPartition(f"{label}: sha256 {digest[:12]}… does not match the manifest's "
                                 f"{str(entry['sha256'])[:12]}… (file changed or truncated)")
     encoding = str(entry.get("encoding", "utf-8")).lower()
-    con.execute("drop table if exists _in")
+    table = _create_stage(con, ext)
     spec = ext.column_names
     if name.endswith(".parquet"):
-        have = [r[0].lower() for r in con.execute(
-            f"describe select * from read_parquet({lit(str(path))})").fetchall()]
+        try:
+            have = [r[0].lower() for r in con.execute(
+                f"describe select * from read_parquet({lit(str(path))})").fetchall()]
+        except duckdb.Error as e:
+            raise RejectedPartition(f"{label}: cannot be read as parquet: {str(e).splitlines()[0][:300]}") from e
         sel = ", ".join(
-            (f"cast({q(c)} as varchar) as {q(c)}" if c in have else f"cast(null as varchar) as {q(c)}") for c in spec)
-        con.execute(f"create temp table _in as select {sel}, file_row_number + 1 as _record_no "
-                    f"from read_parquet({lit(str(path))}, file_row_number = true)")
+            (f"cast({q(c)} as varchar)" if c in have else "cast(null as varchar)") for c in spec)
+        rows = con.execute(
+            f"insert into {table} select {sel}, {lit(label)}, file_row_number + 1, {seq} "
+            f"from read_parquet({lit(str(path))}, file_row_number = true)").fetchone()[0]
     elif name.endswith(".csv") or name.endswith(".csv.gz"):
         src = path
-        if encoding == "gb18030":
-            src = _transcode(path, tmpdir)
         try:
             header = _header(path, encoding)
+            if encoding == "gb18030":
+                src = _transcode(path, tmpdir)
         except UnicodeDecodeError as e:
             raise RejectedPartition(f"{label}: not valid {encoding} ({e.reason} at byte {e.start})") from e
+        except (OSError, EOFError) as e:  # e.g. a .gz that is not gzip
+            raise RejectedPartition(f"{label}: cannot be read ({e})") from e
         if not header:
             raise RejectedPartition(f"{label}: empty file (no header row)")
         missing_key = [c for c in ext.key if c not in header]
@@ -228,98 +258,149 @@ def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, e
             raise RejectedPartition(f"{label}: header lacks key column(s) {', '.join(missing_key)}")
         cols = "{" + ", ".join(f"{lit(f'c{i}')}: 'VARCHAR'" for i in range(len(header))) + "}"
         comp = "gzip" if src.name.endswith(".gz") else "none"
-        sel = ", ".join(
-            (f"c{header.index(c)} as {q(c)}" if c in header else f"cast(null as varchar) as {q(c)}") for c in spec)
+        sel = ", ".join((f"c{header.index(c)}" if c in header else "cast(null as varchar)") for c in spec)
         try:
             # insertion order is preserved, so row_number() over () is the record's position in the file
-            con.execute(
-                f"create temp table _in as select {sel}, row_number() over () as _record_no "
+            rows = con.execute(
+                f"insert into {table} select {sel}, {lit(label)}, row_number() over (), {seq} "
                 f"from read_csv({lit(str(src))}, header = true, "
                 f"auto_detect = false, columns = {cols}, delim = ',', quote = '\"', escape = '\"', "
-                f"compression = '{comp}', encoding = 'utf-8', strict_mode = true, max_line_size = 16777216)")
+                f"compression = '{comp}', encoding = 'utf-8', strict_mode = true, max_line_size = 16777216)"
+            ).fetchone()[0]
         except duckdb.Error as e:
             msg = str(e).splitlines()[0][:300]
             raise RejectedPartition(f"{label}: cannot be parsed as CSV: {msg}") from e
+        finally:
+            if src != path:
+                src.unlink(missing_ok=True)
     else:
         raise RejectedPartition(f"{label}: unsupported file type (expected .csv, .csv.gz or .parquet)")
-    rows = con.execute("select count(*) from _in").fetchone()[0]
-    if rows != int(entry["rows"]):
+    if rows != expected_rows:
         raise RejectedPartition(f"{label}: {rows} records in the file, manifest says {entry['rows']}")
     return label, rows
 
 
-def load_partition(con: duckdb.DuckDBPyConnection, part: Partition, run_id: str,
-                   loaded_at: datetime) -> PartitionResult:
-    ext = EXTRACTS[part.extract]
+@dataclass
+class _Staged:
+    """A partition whose files are in its extract's stage table (rows `_seq` = seq), not yet written."""
+
+    partition: Partition
+    seq: int
+    files: list[str]
+    rows_in: int
+    seconds: float
+    replace: bool  # an earlier delivery is in force: delete it first
+    rows_quarantined: int = 0
+
+
+def _stage_partition(con: duckdb.DuckDBPyConnection, part: Partition, seq: int, tmpdir: str,
+                     replace: bool) -> _Staged:
+    """Read every file of the partition into the stage table (autocommit, temp tables only:
+    nothing in the database changes, and a rejection cannot abort a transaction)."""
     t0 = time.perf_counter()
-    files = read_manifest(part)
-    staged: list[tuple[str, int]] = []
-    with tempfile.TemporaryDirectory(prefix="powercrm-") as tmpdir:
-        con.execute("begin transaction")
-        try:
-            con.execute(f"delete from raw.{q(ext.name)} where _business_date = ?", [part.business_date])
-            con.execute("delete from meta.quarantine where extract = ? and business_date = ?",
-                        [ext.name, part.business_date])
-            for entry in files:
-                label, rows = _stage_file(con, ext, part, entry, tmpdir)
-                staged.append((label, rows))
-                _split(con, ext, part, label, loaded_at)
-            rows_in = sum(r for _, r in staged)
-            quarantined = con.execute(
-                "select count(*) from meta.quarantine where extract = ? and business_date = ?",
-                [ext.name, part.business_date]).fetchone()[0]
-            result = PartitionResult(part, "LOADED", rows_in, rows_in - quarantined, quarantined)
-            pause_point("load")  # crash tests: killed here, the partition's transaction must vanish
-            _record(con, result, run_id, loaded_at, [s[0] for s in staged], time.perf_counter() - t0)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-        finally:
-            con.execute("drop table if exists _in")
-    return result
+    ext = EXTRACTS[part.extract]
+    labels: list[str] = []
+    rows_in = 0
+    try:
+        for entry in read_manifest(part):
+            label, rows = _stage_file(con, ext, part, entry, tmpdir, seq)
+            labels.append(label)
+            rows_in += rows
+    except RejectedPartition:
+        if _has_temp(con, _stage_table(ext)):
+            con.execute(f"delete from {_stage_table(ext)} where _seq = ?", [seq])
+        raise
+    return _Staged(part, seq, labels, rows_in, time.perf_counter() - t0, replace)
 
 
-def _split(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, label: str, loaded_at: datetime) -> None:
-    """`_in` → good rows into raw.<extract>, unusable rows into meta.quarantine."""
-    con.execute("drop table if exists _checked")
-    con.execute(
-        f"create temp table _checked as select *, {reason_sql(ext)} as _reason, {key_sql(ext)} as _key, "
-        f"{fingerprint_sql(ext)} as _fp from _in")
+def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return con.execute("select count(*) from duckdb_tables() where temporary and table_name = ?",
+                       [table]).fetchone()[0] > 0
+
+
+def _check(con: duckdb.DuckDBPyConnection, ext: Extract, staged: list[_Staged]) -> str:
+    """Apply the row rules to the extract's staged partitions -> temp table `_checked_<extract>`."""
+    checked = f"_checked_{ext.name}"
     # two different rows with the same key in one partition: both are unusable
     con.execute(
-        "update _checked set _reason = 'conflicting duplicate key ' || _key where _reason is null and _key in ("
-        "select _key from _checked where _reason is null group by _key having count(distinct _fp) > 1)")
-    cols = ", ".join(q(c) for c in ext.column_names)
+        f"create or replace temp table {checked} as "
+        f"with r as (select *, {reason_sql(ext)} as _r, {key_sql(ext)} as _key, {fingerprint_sql(ext)} as _fp "
+        f"from {_stage_table(ext)}) "
+        f"select * exclude (_r), case when _r is null and min(_fp) over w <> max(_fp) over w "
+        f"then 'conflicting duplicate key ' || _key else _r end as _reason "
+        f"from r window w as (partition by _seq, _key, _r is null)")
+    counts = dict(con.execute(f"select _seq, count(*) from {checked} where _reason is not null group by 1").fetchall())
+    for st in staged:
+        st.rows_quarantined = counts.get(st.seq, 0)
+    con.execute(f"drop table {_stage_table(ext)}")
+    return checked
+
+
+def _write(con: duckdb.DuckDBPyConnection, ext: Extract, checked: str, staged: list[_Staged],
+           loaded_at: datetime) -> None:
+    """Inside the batch transaction: the extract's staged partitions replace theirs in raw and quarantine."""
+    for st in staged:
+        if st.replace:  # a redelivery (or a forced reload): the earlier delivery goes, never appended twice
+            con.execute(f"delete from raw.{q(ext.name)} where _business_date = ?", [st.partition.business_date])
+            con.execute("delete from meta.quarantine where extract = ? and business_date = ?",
+                        [ext.name, st.partition.business_date])
+    parts = "(values " + ", ".join(
+        f"({st.seq}, date {lit(st.partition.business_date.isoformat())}, {lit(st.partition.manifest_sha256 or '')})"
+        for st in staged) + ") as p(_seq, _business_date, _manifest_sha256)"
+    cols = ", ".join(f"c.{q(c)}" for c in ext.column_names)
     con.execute(
-        f"insert into raw.{q(ext.name)} select {cols}, ?, ?, ?, _record_no, ?, ? "
-        f"from _checked where _reason is null order by _record_no",
-        [ext.name, part.business_date, label, part.manifest_sha256, loaded_at])
-    con.execute(
-        f"insert into meta.quarantine select ?, ?, ?, _record_no, _reason, {raw_text_sql(ext)}, _key, ?, ? "
-        f"from _checked where _reason is not null order by _record_no",
-        [ext.name, part.business_date, label, part.manifest_sha256, loaded_at])
-    con.execute("drop table _checked")
+        f"insert into raw.{q(ext.name)} select {cols}, ?, p._business_date, c._file, c._record_no, p._manifest_sha256, ? "
+        f"from {checked} c join {parts} using (_seq) where c._reason is null order by c._seq, c._file, c._record_no",
+        [ext.name, loaded_at])
+    if any(st.rows_quarantined for st in staged):
+        con.execute(
+            f"insert into meta.quarantine select ?, p._business_date, c._file, c._record_no, c._reason, "
+            f"{raw_text_sql(ext)}, c._key, p._manifest_sha256, ? "
+            f"from (select * from {checked} where _reason is not null) c join {parts} using (_seq) "
+            f"order by c._seq, c._file, c._record_no",
+            [ext.name, loaded_at])
+
+
+LOAD_LOG_COLUMNS = 13
 
 
 def _record(con: duckdb.DuckDBPyConnection, r: PartitionResult, run_id: str, loaded_at: datetime,
-            files: list[str], seconds: float) -> None:
+            files: list[str], seconds: float, pending: list[list] | None = None) -> None:
+    """The partition's row of meta.load_log (and meta.partitions when LOADED): appended to
+    `pending` (written by `_flush_records`), or written at once without it."""
     p = r.partition
-    con.execute(
-        "insert into meta.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [f"{run_id}:{p.label}", run_id, p.extract, p.business_date, p.manifest_sha256, ";".join(files),
-         r.rows_in, r.rows_loaded, r.rows_quarantined, r.status, r.message, loaded_at, seconds])
-    if r.status == "LOADED":  # a rejected redelivery leaves the earlier delivery in force
-        con.execute(
-            "insert or replace into meta.partitions values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [p.extract, p.business_date, p.manifest_sha256, r.status, r.rows_in, r.rows_loaded,
-             r.rows_quarantined, loaded_at])
+    row = [f"{run_id}:{p.label}", run_id, p.extract, p.business_date, p.manifest_sha256, ";".join(files),
+           r.rows_in, r.rows_loaded, r.rows_quarantined, r.status, r.message, loaded_at, seconds]
+    if pending is not None:
+        pending.append(row)
+    else:
+        _flush_records(con, [row])
+
+
+def _flush_records(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
+    if not rows:
+        return
+    marks = "(" + ", ".join("?" for _ in range(LOAD_LOG_COLUMNS)) + ")"
+    con.execute(f"insert into meta.load_log values {', '.join(marks for _ in rows)}", [v for r in rows for v in r])
+    loaded = [r for r in rows if r[9] == "LOADED"]  # a rejected redelivery leaves the earlier delivery in force
+    if loaded:
+        marks = "(?, ?, ?, ?, ?, ?, ?, ?)"
+        con.execute(f"insert or replace into meta.partitions values {', '.join(marks for _ in loaded)}",
+                    [v for r in loaded for v in (r[2], r[3], r[4], r[9], r[6], r[7], r[8], r[11])])
+
+
+# a batch is checked, written and committed in one transaction once it holds this many partitions or rows
+BATCH_PARTITIONS = 250
+BATCH_ROWS = 500_000
 
 
 def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
                  progress: Callable[[int, int, PartitionResult], None] | None = None,
                  only: set[str] | None = None, force_from: date | None = None) -> LoadSummary:
-    """Load every new or changed partition. `force_from` reloads partitions from that business date on."""
+    """Load every new or changed partition. `force_from` reloads partitions from that business date on.
+
+    `progress(done, total, result)` is called for every partition once its batch is committed.
+    """
     ensure_schema(con)
     t0 = time.perf_counter()
     summary = LoadSummary()
@@ -335,21 +416,74 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
             continue
         parts.append(part)
     loaded_at = datetime.now().replace(microsecond=0)
-    for i, part in enumerate(parts, 1):
-        prev = known.get((part.extract, part.business_date))
-        forced = force_from is not None and part.business_date >= force_from
-        if prev and prev[0] == part.manifest_sha256 and prev[1] == "LOADED" and not forced:
-            result = PartitionResult(part, "UNCHANGED", message="manifest unchanged since last load")
-            _record(con, result, run_id, loaded_at, [], 0.0)
-        else:
-            try:
-                result = load_partition(con, part, run_id, loaded_at)
-            except RejectedPartition as e:
-                result = PartitionResult(part, "REJECTED", message=str(e))
-                _record(con, result, run_id, loaded_at, [], 0.0)
-        summary.results.append(result)
-        if progress:
-            progress(i, len(parts), result)
+    batch: list[tuple[Partition, _Staged | PartitionResult]] = []
+    batch_rows = 0
+    done = 0
+
+    def flush() -> None:
+        nonlocal batch, batch_rows, done
+        if not batch:
+            return
+        by_ext: dict[str, list[_Staged]] = {}
+        for _, item in batch:
+            if isinstance(item, _Staged):
+                by_ext.setdefault(item.partition.extract, []).append(item)
+        checked = {name: _check(con, EXTRACTS[name], staged) for name, staged in by_ext.items()}
+        results: list[PartitionResult] = []
+        for _, item in batch:
+            if isinstance(item, _Staged):
+                results.append(PartitionResult(item.partition, "LOADED", item.rows_in,
+                                               item.rows_in - item.rows_quarantined, item.rows_quarantined))
+            else:
+                results.append(item)
+        pending: list[list] = []
+        con.execute("begin transaction")
+        try:
+            for name, staged in by_ext.items():
+                _write(con, EXTRACTS[name], checked[name], staged, loaded_at)
+                pause_point("load")  # crash tests: killed here, the batch's transaction must vanish
+            for (_, item), result in zip(batch, results, strict=True):
+                if isinstance(item, _Staged):
+                    _record(con, result, run_id, loaded_at, item.files, item.seconds, pending)
+                else:
+                    _record(con, result, run_id, loaded_at, [], 0.0, pending)
+            _flush_records(con, pending)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            for table in checked.values():
+                con.execute(f"drop table if exists {table}")
+        for result in results:
+            summary.results.append(result)
+            done += 1
+            if progress:
+                progress(done, len(parts), result)
+        batch, batch_rows = [], 0
+
+    with tempfile.TemporaryDirectory(prefix="powercrm-") as tmpdir:
+        try:
+            for seq, part in enumerate(parts):
+                prev = known.get((part.extract, part.business_date))
+                forced = force_from is not None and part.business_date >= force_from
+                if prev and prev[0] == part.manifest_sha256 and prev[1] == "LOADED" and not forced:
+                    batch.append((part, PartitionResult(part, "UNCHANGED", message="manifest unchanged since last load")))
+                else:
+                    try:
+                        st = _stage_partition(con, part, seq, tmpdir, replace=prev is not None)
+                    except RejectedPartition as e:
+                        batch.append((part, PartitionResult(part, "REJECTED", message=str(e))))
+                    else:
+                        batch.append((part, st))
+                        batch_rows += st.rows_in
+                if len(batch) >= BATCH_PARTITIONS or batch_rows >= BATCH_ROWS:
+                    flush()
+            flush()
+        finally:  # after an exception: drop what was staged
+            for ext in EXTRACTS.values():
+                for table in (_stage_table(ext), f"_checked_{ext.name}"):
+                    con.execute(f"drop table if exists {table}")
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -25,8 +25,12 @@ def lit(value: str) -> str:
 
 
 def norm_sql(expr: str) -> str:
-    """NFKC for codes (full-width ASCII → half-width) and trimming, as SQL."""
-    return f"trim(translate({expr}, {lit(FULLWIDTH)}, {lit(HALFWIDTH)}))"
+    """NFKC for codes (full-width ASCII → half-width) and trimming, as SQL.
+
+    `translate` with the 95-character map costs ~15 µs a value; almost every value is plain
+    ASCII (byte length = character length), which only needs the trim."""
+    return (f"(case when strlen({expr}) = length({expr}) then trim({expr}) "
+            f"else trim(translate({expr}, {lit(FULLWIDTH)}, {lit(HALFWIDTH)})) end)")
 
 
 def blank_sql(expr: str) -> str:
