@@ -35,6 +35,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -94,12 +95,15 @@ def machine() -> dict:
         versions["dbt-duckdb"] = version("dbt-duckdb")
     except Exception:  # noqa: BLE001
         pass
+    return {"cores": os.cpu_count(), "memory_bytes": mem, "cpu": cpu, "python": platform.python_version(),
+            "versions": versions, "git": git_head(), "loadavg_start": os.getloadavg()}
+
+
+def git_head() -> str:
     git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True)
-    return {"cores": os.cpu_count(), "memory_bytes": mem, "cpu": cpu, "python": platform.python_version(),
-            "versions": versions, "git": git.stdout.strip() + (" (+uncommitted changes)" if dirty.stdout.strip() else ""),
-            "loadavg_start": os.getloadavg()}
+    return git.stdout.strip() + (" (+uncommitted changes by others)" if dirty.stdout.strip() else "")
 
 
 def du(path: Path) -> tuple[int, int]:
@@ -302,13 +306,17 @@ def markdown(r: dict) -> str:
         return s / (bill_lines / 1e6) if s is not None and bill_lines else None
 
     w(f"# PowerCRM benchmark — {r['size']} ({r['customers']:,} customers × {r['months']} months)\n")
-    w(f"Run {r['started_at']} – {r.get('finished_at', '?')}, commit {mc['git']}.  ")
+    end_git = mc.get("git_end")
+    w(f"Run {r['started_at']} – {r.get('finished_at', '?')}, commit {mc['git']}"
+      + (f" (at the end: {end_git})" if end_git and end_git != mc["git"] else "") + ".  ")
     w(f"Machine: **{mc['cores']} cores, {fb(mc['memory_bytes'])} RAM** ({mc['cpu']}); Python {mc['python']}, "
       + ", ".join(f"{k} {v}" for k, v in mc["versions"].items()) + ".  ")
     la, lb = mc.get("loadavg_start"), mc.get("loadavg_end")
     w(f"Load average at start {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}"
       + (f", at end {lb[0]:.1f} / {lb[1]:.1f} / {lb[2]:.1f}" if lb else "")
-      + " (1/5/15 min; other work on the machine makes timings noisy when these exceed the core count).\n")
+      + (f"; 1-min load average during the run: mean {mc['loadavg_1min_mean']:.1f}, max {mc['loadavg_1min_max']:.1f}"
+         if mc.get("loadavg_1min_mean") is not None else "")
+      + f". Other work on the machine makes timings noisy when the load exceeds the {mc['cores']} cores.\n")
     if r.get("notes"):
         for n in r["notes"]:
             w(f"> {n}  ")
@@ -553,9 +561,22 @@ def main(argv: list[str] | None = None) -> int:
                "started_at": stamp.isoformat(" ", "seconds"), "machine": machine(), "work": str(work), "notes": []}
     base = args.results / f"{stamp:%Y%m%d-%H%M%S}-{size}"
 
+    load_samples: list[float] = []
+    stop = threading.Event()
+
+    def sample_load() -> None:  # how busy the machine was while we measured (other work makes timings noisy)
+        while not stop.wait(15):
+            load_samples.append(os.getloadavg()[0])
+
+    threading.Thread(target=sample_load, daemon=True).start()
+
     def save() -> None:
         r["finished_at"] = datetime.now().isoformat(" ", "seconds")
         r["machine"]["loadavg_end"] = os.getloadavg()
+        if load_samples:
+            r["machine"]["loadavg_1min_mean"] = sum(load_samples) / len(load_samples)
+            r["machine"]["loadavg_1min_max"] = max(load_samples)
+        r["machine"]["git_end"] = git_head()
         base.with_suffix(".json").write_text(json.dumps(r, indent=1, default=str, ensure_ascii=False))
         base.with_suffix(".md").write_text(markdown(r))
 
