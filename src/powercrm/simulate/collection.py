@@ -270,3 +270,12 @@ def prepayments(pop: Population, rng: np.random.Generator, ms: int, me: int, cou
     ch = np.where(ch == C.CH_BANK, C.CH_APP, ch)
     sec = pay_seconds(rng, day, ch)
     return payment_table([_group(c, np.full(len(c), -1), sec, ch, amt, np.zeros(len(c)))], None, counters)
+
+
+def migrate_channels(pop: Population, rng: np.random.Generator, rate: float = 0.03) -> int:
+    """Each month some counter / kiosk / agent payers switch to an online channel for good."""
+    habit = pop.habit
+    off = np.isin(habit, C.OFFLINE_CHANNELS) & (rng.random(len(habit)) < rate)
+    i = np.flatnonzero(off)
+    pop.arrays["habit"][i] = ONLINE[rng.integers(0, len(ONLINE), len(i))]
+    return len(i)

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from . import constants as C
 from .billing import BillHistory, issue_adjustments, issue_bills, month_of, read_month
-from .collection import Counters, collect, prepayments
+from .collection import Counters, collect, migrate_channels, prepayments
 from .company import BASE_ID, Population, build_org, cust_table, make_customers, month_changes, rng_for
 from .dirty import Planter
 from .service import cost, outages, supply, surveys, violations, work_orders
@@ -164,6 +164,7 @@ def run(p: Params, out: Path, write_from_day: int | None = None, progress: bool 
         real["new_accounts"] += len(ch["new"])
         real["late_master_customers"] += int((ch["new_master_day"] > me).sum())
         real["closures_and_changes"] += len(ch["touched"])
+        migrate_channels(pop, rng(13))
         r4 = rng(4)
         deposit = ch["new"][r4.random(len(ch["new"])) < 0.4]
         pp = prepayments(pop, r4, ms, me, counters, deposit, pop.open_day[deposit])
