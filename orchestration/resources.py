@@ -22,7 +22,7 @@ from dagster import ConfigurableResource, Failure
 from pydantic import Field
 
 from powercrm.extracts import PROJECT_DIR
-from powercrm.pipeline import DEFAULT_LANDING, DEFAULT_WAREHOUSE, LockHeld, PowerCRMError, RunLock
+from powercrm.pipeline import DEFAULT_LANDING, DEFAULT_WAREHOUSE, LockHeld, RunLock
 from powercrm.publish import WarehouseFiles
 
 
@@ -87,5 +87,3 @@ class PowerCRMResource(ConfigurableResource):
         finally:
             con.close()
 
-
-__all__ = ["PowerCRMResource", "PowerCRMError"]
