@@ -418,9 +418,9 @@ def test_customer_mix_master_deltas_and_late_masters(clean):
     first_master = {}
     for r in data["cust"]:
         first_master[r["cons_no"]] = min(first_master.get(r["cons_no"], "9999"), r["_bd"])
-    early = [x for e in ("payment", "reading") for x in data[e]
-             if x["_bd"] < first_master.get(x["cons_no"], "9999")]
-    assert early, "some facts must name a customer whose master row arrives later"
+    for e in ("payment", "reading", "workorder"):
+        early = [x for x in data[e] if x["cons_no"] and x["_bd"] < first_master.get(x["cons_no"], "9999")]
+        assert early, f"some {e} rows must name a customer whose master row arrives later"
     closed = {r["cons_no"]: r["close_date"] for r in data["cust"] if r["status"] == "CLOSED"}
     assert any(r["cons_no"] in closed and r["billing_month"] + "-01" > closed[r["cons_no"]] for r in data["reading"])
     orgs = [r for r in data["org"] if r["tg_id"] == ""]

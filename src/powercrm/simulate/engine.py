@@ -172,7 +172,8 @@ def run(p: Params, out: Path, write_from_day: int | None = None, progress: bool 
             real["prepayments"] += pp.num_rows
             landing.add("payment", pp)
         # service and network events of the month
-        wo, follow = work_orders(pop, org, rng(5), ms, me, counters)
+        late_master = ch["new"][ch["new_master_day"] > me]
+        wo, follow = work_orders(pop, org, rng(5), ms, me, counters, late_master)
         landing.add("workorder", wo)
         landing.add("survey", surveys(pop, rng(6), ms, me, follow, counters))
         landing.add("outage", outages(pop, org, rng(7), ms, me, counters))

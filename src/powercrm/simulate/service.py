@@ -35,7 +35,8 @@ def customer_names(pop: Population, cust: np.ndarray) -> pa.Array:
 
 
 def work_orders(pop: Population, org: Org, rng: np.random.Generator, ms: int, me: int, counters: Counters,
-                slash_county: str | None = None) -> tuple[pa.Table | None, dict]:
+                new_cust: np.ndarray | None = None) -> tuple[pa.Table | None, dict]:
+    """95598 orders of the month; `new_cust` (new accounts) each call to ask about their connection."""
     days = me - ms + 1
     moy = int(month_of(ms)[5:7])
     act = active_in(pop, ms, me)
@@ -45,13 +46,18 @@ def work_orders(pop: Population, org: Org, rng: np.random.Generator, ms: int, me
     counts = [rng.poisson(C.WO_RATES[t] * len(act) / 10000 * (season if t == "REPAIR" else 1.0)) for t in ORDER_TYPES]
     otype = np.repeat(np.arange(len(ORDER_TYPES)), counts)
     n = len(otype)
-    if n == 0:
+    new_cust = np.zeros(0, np.int64) if new_cust is None else np.asarray(new_cust, np.int64)
+    if n + len(new_cust) == 0:
         return None, {}
     accept = (ms + rng.integers(0, days, n)) * 86400 + rng.integers(7 * 3600, 22 * 3600, n)
-    order = np.argsort(accept, kind="stable")
-    otype, accept = otype[order], accept[order]
-    names = np.array(ORDER_TYPES)[otype]
     cust = act[rng.integers(0, len(act), n)]
+    otype = np.concatenate([otype, np.full(len(new_cust), ORDER_TYPES.index("CONSULT"))])
+    cust = np.concatenate([cust, new_cust])
+    accept = np.concatenate([accept, pop.open_day[new_cust] * 86400 + rng.integers(9 * 3600, 17 * 3600, len(new_cust))])
+    n = len(otype)
+    order = np.argsort(accept, kind="stable")
+    otype, accept, cust = otype[order], accept[order], cust[order]
+    names = np.array(ORDER_TYPES)[otype]
     anonymous = np.isin(names, ["REPAIR", "CONSULT", "REPORT"]) & (rng.random(n) < 0.1)
     has_cat = np.isin(names, ["COMPLAINT", "OPINION"])
     w = np.array([C.CATEGORY_WEIGHTS[k] for k in L1], dtype=float)
