@@ -222,3 +222,19 @@ def _make_writable(d: Path, immutable: bool) -> None:
         subprocess.run(["chattr", "-i", str(d)], check=True)
     else:
         d.chmod(0o755)
+
+
+def test_a_wal_left_beside_the_published_file_goes_with_the_previous_version(tmp_path):
+    pub = tmp_path / "w.duckdb"
+    publish(make_work(tmp_path / "w.work.duckdb", n=3), pub)
+    # someone opened the published file read-write and died before a checkpoint: a WAL is left
+    code = ("import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('create table core.analyst_notes as select 42 as x'); os._exit(0)")
+    subprocess.run([sys.executable, "-c", code, str(pub)], check=True, timeout=60)
+    wal = Path(str(pub) + ".wal")
+    assert wal.exists()
+    publish(make_work(tmp_path / "w.work.duckdb", n=5), pub)
+    assert not wal.exists()
+    assert Path(str(WarehouseFiles(pub).prev) + ".wal").exists()
+    assert tables(pub) == {"audit.check_results": 1, "audit.load_log": 1, "audit.quarantine": 0,
+                           "core.fct_payment": 5, "marts.payment_summary": 1}

@@ -198,8 +198,9 @@ def print_summary(report: RunReport, out=None) -> None:
         for r in s.rejected:
             p(f"    - {r.message}")
     if report.blocking:
-        p(f"  BLOCKED by the quality gate ({len(report.blocking)} blocking check(s)); "
-          f"{report.files.published} was not replaced:")
+        kept = (f"{report.files.published} was not replaced" if report.files.published.exists()
+                else f"nothing was published ({report.files.published} does not exist yet)")
+        p(f"  BLOCKED by the quality gate ({len(report.blocking)} blocking check(s)); {kept}:")
         for m in report.blocking:
             p(f"    - {m}")
     verdict = {
@@ -346,15 +347,23 @@ def _print_status(con, files: WarehouseFiles, last: dict | None) -> None:
             "select column_name from duckdb_columns() where schema_name = 'audit' and table_name = 'check_results'"
         ).fetchall()}
         if "status" in cols:
-            rows = con.execute("select lower(cast(status as varchar)), count(*) from audit.check_results "
-                               "group by 1 order by 1").fetchall()
-            print("quality     " + ", ".join(f"{n} {s}" for s, n in rows) + " (audit.check_results)")
+            where = "true"
+            if {"run_id", "run_at"} <= cols:  # the table keeps every run's checks: summarise the latest
+                where = ("run_id = (select run_id from audit.check_results where run_at is not null "
+                         "order by run_at desc limit 1)")
+            rows = con.execute(f"select lower(cast(status as varchar)), count(*) from audit.check_results "
+                               f"where {where} group by 1 order by 1").fetchall()
+            print("quality     " + ", ".join(f"{n} {s}" for s, n in rows) + " (audit.check_results, latest run)")
             name_col = next((c for c in ("check_name", "name", "test_name") if c in cols), None)
             if name_col:
-                bad = con.execute(f"select {q(name_col)} from audit.check_results where lower(cast(status as varchar)) "
-                                  f"in ('fail', 'error', 'failed') limit 10").fetchall()
-                for (name,) in bad:
-                    print(f"              failed: {name}")
+                extra = ", ".join(q(c) for c in ("table_name", "failing_rows") if c in cols) or "null"
+                bad = con.execute(
+                    f"select lower(cast(status as varchar)), {q(name_col)}, {extra} from audit.check_results "
+                    f"where {where} and lower(cast(status as varchar)) in ('fail', 'error', 'warn') "
+                    f"order by 1, 2 limit 20").fetchall()
+                for status, name, *rest in bad:
+                    detail = " ".join(f"{v}" for v in rest if v is not None)
+                    print(f"              {status}: {name}" + (f" ({detail})" if detail else ""))
     else:
         print("quality     no audit.check_results in this file")
     print(f"tables      {len(tables)}")

@@ -362,7 +362,9 @@ class RunReport:
 
 def _open_work(path: Path) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path))
+        con = duckdb.connect(str(path))
+        con.execute("set enable_progress_bar = false")  # the CLI draws its own progress
+        return con
     except duckdb.Error as e:
         raise PowerCRMError(f"cannot open the working database {path}: {_reason(e)}") from e
 

@@ -171,6 +171,7 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
     """Write the next file; returns the expected row count of every table in it."""
     expected: dict[tuple[str, str], int] = {}
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     try:
         try:
             con.execute(f"attach {lit(str(work_db))} as work (read_only)")
@@ -271,6 +272,14 @@ def _keep_previous(published: Path, prev: Path) -> Path | None:
     return prev
 
 
+def _move_wal(published: Path, prev: Path) -> None:
+    """A `.wal` beside the published file belongs to it (someone opened it read-write): it must
+    not be replayed into the new file; it goes with the previous version."""
+    wal = Path(str(published) + ".wal")
+    if wal.exists():
+        os.replace(wal, Path(str(prev) + ".wal"))
+
+
 def publish(work_db: Path, published: Path, run_info: dict | None = None,
             schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> PublishResult:
     """Copy `schemas` of `work_db` into a new file and swap it in as `published` (see module doc)."""
@@ -290,6 +299,7 @@ def publish(work_db: Path, published: Path, run_info: dict | None = None,
             raise PublishError(f"the new file {nxt} was not checkpointed completely (a .wal file is left)")
         verify(nxt, expected, schemas)
         result.kept_previous = _keep_previous(published, files.prev)
+        _move_wal(published, files.prev)
         os.replace(nxt, published)
     except PublishError:
         _cleanup(nxt)
@@ -330,6 +340,10 @@ def rollback(published: Path) -> tuple[Path, Path | None]:
     try:
         if published.exists():
             kept = _keep_previous(published, files.rolled_back)
+            _move_wal(published, files.rolled_back)
+        prev_wal = Path(str(files.prev) + ".wal")
+        if prev_wal.exists():
+            os.replace(prev_wal, Path(str(published) + ".wal"))
         os.replace(files.prev, published)
     except OSError as e:
         raise PublishError(f"cannot roll back {published}: {_reason(e)}") from e
