@@ -14,7 +14,6 @@
 Both start STOPPED (turn them on in the UI, or set POWERCRM_DAGSTER_AUTOMATION=on).
 """
 
-
 import hashlib
 import json
 import os

@@ -16,7 +16,6 @@
   records the results in `meta.dbt_results` (the quality gate and `audit` read them).
 """
 
-
 import fcntl
 import json
 import os

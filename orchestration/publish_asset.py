@@ -5,7 +5,6 @@ those assets (dbt tests of severity error, the Great Expectations suites) stop i
 check means the previous published file stays, exactly like `powercrm run` (exit 4).
 """
 
-
 from datetime import datetime
 
 import duckdb

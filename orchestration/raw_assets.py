@@ -10,7 +10,6 @@ Each raw asset carries a non-blocking check `no_rejected_partitions` (a rejected
 not loaded, the earlier delivery stays in force; `powercrm run` exits 3 in that case).
 """
 
-
 import hashlib
 from datetime import date
 

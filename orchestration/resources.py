@@ -11,7 +11,6 @@ same files and exclude each other through the same lock:
 Relative paths are taken relative to the repository root (where `make dev` runs).
 """
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
