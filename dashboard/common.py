@@ -29,6 +29,18 @@ DEFAULT_WAREHOUSE = "warehouse/powercrm.duckdb"
 
 # the ageing buckets of METRICS.md, in their natural order
 AGEING_BUCKETS = ("1-30", "31-60", "61-90", "91-180", "181-365", ">365")
+# line-loss status colours: red for high, orange for negative, green for normal, grey without supply
+LOSS_STATUS_COLOURS = {"HIGH": "#d62728", "NEGATIVE": "#ff7f0e", "NORMAL": "#2ca02c", "NO_SUPPLY": "#9e9e9e"}
+
+
+def wide_by(df: pd.DataFrame, index: str, column: str, value: str, colours: dict[str, str]
+            ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Long -> wide with one column per category in a fixed order, for charts with fixed colours."""
+    wide = df.pivot_table(index=index, columns=column, values=value, aggfunc="sum").reset_index()
+    present = [c for c in colours if c in wide.columns]
+    present += [c for c in wide.columns if c not in present and c != index]
+    palette = [colours.get(c, "#1f77b4") for c in present]
+    return wide, present, palette
 
 
 # --------------------------------------------------------------------------- the published file

@@ -32,9 +32,12 @@ with right:
             st.bar_chart(h, x="score band", y="customers")
 
 if common.has(T_SEG, "customer segments"):
-    seg = common.read(T_SEG, "segment_no, segment_name_zh, segment_name_en, abc_class, credit_grade, "
-                      "count(*) as customers", period=None,
-                      group_by="segment_no, segment_name_zh, segment_name_en, abc_class, credit_grade")
+    # the segment's Chinese label: `segment_label_zh` (older files: `segment_name_zh`)
+    seg_cols = common.columns(T_SEG) or []
+    zh = next((c for c in ("segment_label_zh", "segment_name_zh") if c in seg_cols), None)
+    zh_sel = f"{zh} as segment_zh" if zh else "cast(null as varchar) as segment_zh"
+    seg = common.read(T_SEG, f"segment_no, {zh_sel}, abc_class, credit_grade, count(*) as customers",
+                      period=None, group_by="segment_no, segment_zh, abc_class, credit_grade")
     if not common.empty_note(seg, "customers"):
         st.subheader("Value class × credit grade 价值 × 信用")
         mat = seg.pivot_table(index="abc_class", columns="credit_grade", values="customers", aggfunc="sum",
@@ -43,17 +46,17 @@ if common.has(T_SEG, "customer segments"):
                                                                              if c not in GRADES])
         st.dataframe(mat)
         st.subheader("Segments and their service strategy 分群与服务策略")
-        per = seg.groupby(["segment_no", "segment_name_zh", "segment_name_en"], as_index=False, dropna=False)[
-            "customers"].sum()
+        per = seg.groupby(["segment_no", "segment_zh"], as_index=False, dropna=False)["customers"].sum()
         if common.columns(T_DSEG) is not None:
             d = common.query(f"select * from {T_DSEG} order by segment_no")
-            per = d.merge(per[["segment_no", "customers"]], on="segment_no", how="left").fillna({"customers": 0})
-        per["segment"] = [f"{n} {zh}" for n, zh in zip(per["segment_no"], per["segment_name_zh"], strict=False)]
+            per = d.merge(per, on="segment_no", how="left").fillna({"customers": 0})
+        per["segment"] = [f"{n} {z}" if isinstance(z, str) else f"{n}"
+                          for n, z in zip(per["segment_no"], per["segment_zh"], strict=False)]
         c1, c2 = st.columns([2, 3])
         with c1:
             st.bar_chart(per, x="segment", y="customers")
         with c2:
-            st.dataframe(per.drop(columns=["segment"]), hide_index=True)
+            st.dataframe(per.drop(columns=["segment", "segment_zh"]), hide_index=True)
 
 st.subheader("Segment movements at month ends 分群迁移")
 if common.has(T_HIST, "segment movements"):

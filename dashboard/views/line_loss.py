@@ -27,7 +27,8 @@ if common.columns(T_AREA) is not None:
             worst["area"] = worst["tg_id"]
         left, right = st.columns([3, 2])
         with left:
-            st.bar_chart(worst, x="area", y="loss_rate", color="status", horizontal=True, sort="-loss_rate",
+            wide, ys, palette = common.wide_by(worst, "area", "status", "loss_rate", common.LOSS_STATUS_COLOURS)
+            st.bar_chart(wide, x="area", y=ys, color=palette, horizontal=True,
                          y_label="loss rate")
         with right:
             st.dataframe(worst[["area", "station", "supply_kwh", "sales_kwh", "loss_kwh", "loss_rate", "status"]],
@@ -37,7 +38,9 @@ if common.columns(T_AREA) is not None:
     st.subheader("Areas by status, month by month")
     status = common.read(T_AREA, "month, status, count(*) as areas", group_by="month, status", order_by="month")
     if not common.empty_note(status):
-        st.bar_chart(common.month_label(status), x="month", y="areas", color="status")
+        wide, ys, palette = common.wide_by(common.month_label(status), "month", "status", "areas",
+                                           common.LOSS_STATUS_COLOURS)
+        st.bar_chart(wide, x="month", y=ys, color=palette, y_label="transformer areas")
 else:
     common.missing_note(T_AREA, "transformer areas")
 

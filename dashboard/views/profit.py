@@ -40,8 +40,8 @@ if common.has(T_VAL, "the ABC classes"):
                                                            profit_yuan=("profit_yuan", "sum"))
         cols = st.columns(len(cls) or 1)
         for col, r in zip(cols, cls.itertuples(index=False), strict=False):
-            col.metric(f"Class {r.abc_class}", f"{r.customers:,} customers", common.yuan(r.profit_yuan),
-                       delta_color="off")
+            col.metric(f"Class {r.abc_class}", f"{r.customers:,} customers",
+                       f"12-month profit {common.yuan(r.profit_yuan)}", delta_color="off", delta_arrow="off")
 
         st.subheader("Pareto curve 二八分析")
         st.caption("Customers ranked by 12-month profit (largest first, ties by customer number); the curve is the "

@@ -56,7 +56,9 @@ st.subheader("Top debtors 欠费排名 (at the data date)")
 if common.has(T_TOP, "top debtors"):
     top = common.read(T_TOP, "*", period=None, order_by="arrears_yuan desc, org_no, arrears_rank", limit=50)
     if not common.empty_note(top, "customers in arrears"):
-        st.dataframe(common.with_names(top), hide_index=True)
+        st.dataframe(common.with_names(top), hide_index=True, column_config={
+            "snapshot_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
+            "oldest_due_date": st.column_config.DateColumn(format="YYYY-MM-DD")})
 
 st.subheader("Payment channels 缴费渠道")
 if common.has(T_CH, "payment channels"):
