@@ -12,7 +12,7 @@ LANDING    ?= landing
 WAREHOUSE  ?= warehouse/powercrm.duckdb
 WORK_DB    := $(basename $(WAREHOUSE)).work.duckdb
 
-.PHONY: help venv simulate run status test lint dev docs bench clean distclean
+.PHONY: help venv simulate run status test lint dev docs dashboard bench clean distclean
 
 help:
 	@echo "make run      simulate a landing folder (CUSTOMERS=$(CUSTOMERS) MONTHS=$(MONTHS)) once, then load, build, check, publish"
@@ -20,7 +20,8 @@ help:
 	@echo "make status   what the published file $(WAREHOUSE) holds"
 	@echo "make lint     ruff"
 	@echo "make dev      Dagster UI (dagster dev)"
-	@echo "make docs     dbt docs for the working database"
+	@echo "make docs     dbt docs as a static site that works offline: docs/site/index.html (needs \`make run\` first)"
+	@echo "make dashboard  the analysts' dashboard on http://$(DASHBOARD_ADDRESS):$(DASHBOARD_PORT) (reads $(WAREHOUSE) read-only)"
 	@echo "make bench    benchmarks in bench/ (print figures)"
 	@echo "make clean    remove the warehouse files, dbt target and caches (distclean: also landing/ and .venv)"
 
@@ -61,10 +62,29 @@ dev: venv
 	@mkdir -p .dagster_home
 	DAGSTER_HOME="$(CURDIR)/.dagster_home" $(BIN)/dagster dev -m orchestration.definitions
 
+# dbt docs against the built working database (env POWERCRM_WORK_DB, default $(WORK_DB)), with the
+# manifest and catalog inlined (--static) so docs/site/index.html opens from disk without a server.
+# docs/site/ is generated and git-ignored (its own .gitignore).
+DOCS_DB ?= $(or $(POWERCRM_WORK_DB),$(WORK_DB))
 docs: venv
-	POWERCRM_WORK_DB=$(WORK_DB) $(BIN)/dbt docs generate --project-dir . --profiles-dir profiles \
-	  --target-path $(basename $(WAREHOUSE)).state/docs --log-path $(basename $(WAREHOUSE)).state/logs
-	@echo "dbt docs: $(basename $(WAREHOUSE)).state/docs/index.html (serve: $(BIN)/dbt docs serve --target-path ...)"
+	@test -f "$(DOCS_DB)" || { echo "no working database at $(DOCS_DB): run \`make run\` first (or set POWERCRM_WORK_DB)"; exit 1; }
+	@mkdir -p docs/site && printf '*\n' > docs/site/.gitignore
+	POWERCRM_WORK_DB=$(DOCS_DB) $(BIN)/dbt docs generate --static --project-dir . --profiles-dir profiles \
+	  --target-path docs/site --log-path docs/site/logs
+	@cp docs/site/static_index.html docs/site/index.html
+	@echo "dbt docs (works offline): open docs/site/index.html"
+
+# The analysts' dashboard (Streamlit, the `dashboard` extra, installed into .venv when missing). It reads
+# the published file read-only: env POWERCRM_WAREHOUSE, default $(WAREHOUSE).
+DASHBOARD_PORT    ?= 8501
+DASHBOARD_ADDRESS ?= 127.0.0.1
+DASHBOARD_DB      ?= $(or $(POWERCRM_WAREHOUSE),$(WAREHOUSE))
+dashboard: venv
+	@$(BIN)/python -c "import streamlit" 2>/dev/null || \
+	  $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,dashboard]'
+	@test -f "$(DASHBOARD_DB)" || echo "note: no published file at $(DASHBOARD_DB) yet: run \`make run\` first"
+	POWERCRM_WAREHOUSE=$(DASHBOARD_DB) $(BIN)/streamlit run dashboard/app.py --server.headless true \
+	  --server.address $(DASHBOARD_ADDRESS) --server.port $(DASHBOARD_PORT) --browser.gatherUsageStats false
 
 # make bench SIZE=small|medium|large [BENCH_ARGS="--skip peer ..."]: bench/run_bench.py (phases, floor,
 # nightly increment, analysts' queries, pandas peer); figures in bench/results/. Simulator alone:
