@@ -15,7 +15,7 @@ import pyarrow as pa
 from . import constants as C
 from .billing import BillHistory, issue_adjustments, issue_bills, month_of, read_month
 from .collection import Counters, collect, migrate_channels, prepayments
-from .company import BASE_ID, Population, build_org, cust_table, make_customers, month_changes, rng_for
+from .company import Population, build_org, cust_table, make_customers, month_changes, rng_for
 from .dirty import Planter
 from .service import cost, outages, supply, surveys, violations, work_orders
 from .tariff import build_book, snapshot
@@ -258,4 +258,4 @@ def continue_simulation(out: Path, progress: bool = True) -> dict:
     return run(p, out, write_from_day=end_day(p), progress=progress)
 
 
-__all__ = ["BASE_ID", "Params", "simulate", "continue_simulation", "run"]
+__all__ = ["Params", "simulate", "continue_simulation", "run"]
