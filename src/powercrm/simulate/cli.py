@@ -19,11 +19,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "byte-identical files. A run record with the parameters and every planted dirty case is "
                     "written to <out>/_simulation.json.",
     )
-    p.add_argument("--out", type=Path, help="landing folder to write (its extract folders are replaced)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="landing folder to write (its extract folders are replaced)")
     p.add_argument("--customers", type=int, default=20000, help="customer accounts at the start (default 20000)")
     p.add_argument("--months", type=int, default=24,
-                   help="billing months to simulate; the data date falls 23 days after the last month's bills "
-                        "are issued (default 24)")
+                   help="billing months to simulate; the data date is the 24th of the month after the last "
+                        "billing month, three weeks after its bills are issued (default 24)")
     p.add_argument("--start", default="2023-01", help="first billing month, YYYY-MM (default 2023-01)")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--dirty", type=float, default=0.0,
