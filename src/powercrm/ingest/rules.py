@@ -1,4 +1,4 @@
-"""Row rules applied at load time, written as DuckDB SQL generated from `powercrm.extracts`.
+"""Row rules applied at load time, written as SQL generated from `powercrm.extracts`.
 
 Where each rule lives (see docs/architecture.md):
 - at load (here): manifest checks, and the rules that make a row unusable (missing key part,
@@ -6,14 +6,24 @@ Where each rule lives (see docs/architecture.md):
   one partition). Unusable rows go to `meta.quarantine`, never to `raw`.
 - in dbt staging: typing, trimming, full-width → half-width, the two timestamp formats,
   exact-duplicate removal, the latest row per key.
+
+The rules are written once and spelled in two SQL dialects: DuckDB's (the embedded loader,
+`powercrm.ingest.loader`) and Spark SQL's (`powercrm.spark_loader`). Every function takes
+`dialect` (DUCKDB by default); only quoting, regular expressions and date parsing differ.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from powercrm.extracts import FULLWIDTH, HALFWIDTH, MONTH_COLUMNS, TS_FORMATS, Extract, code_lists
 
 INT_RE = r"^[+-]?[0-9]+$"
 DEC_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
+
+# strptime formats (DuckDB) → Spark datetime patterns. One letter per field accepts one or two
+# digits, as DuckDB's %m / %d / %H do ('2024-3-5' parses in both).
+SPARK_PATTERNS = {"%Y-%m-%d": "y-M-d", "%Y-%m-%d %H:%M:%S": "y-M-d H:m:s", "%Y/%m/%d %H:%M": "y/M/d H:m"}
 
 
 def q(ident: str) -> str:
@@ -24,73 +34,118 @@ def lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def norm_sql(expr: str) -> str:
+@dataclass(frozen=True)
+class Dialect:
+    """How one SQL engine spells the few things the rules need beyond standard SQL."""
+
+    name: str  # duckdb | spark
+
+    def q(self, ident: str) -> str:
+        if self.name == "spark":
+            return "`" + ident.replace("`", "``") + "`"
+        return q(ident)
+
+    def lit(self, value: str) -> str:
+        if self.name == "spark":  # Spark string literals know backslash escapes
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return lit(value)
+
+    def matches(self, expr: str, pattern: str) -> str:
+        """`expr` matches the (anchored) regular expression."""
+        if self.name == "spark":
+            # Java's `$` also matches before a final line break; RE2's (DuckDB) does not: `\z`
+            if pattern.endswith("$"):
+                pattern = pattern[:-1] + r"\z"
+            return f"({expr} rlike {self.lit(pattern)})"
+        return f"regexp_matches({expr}, {self.lit(pattern)})"
+
+    def parse_time(self, expr: str, formats: tuple[str, ...]) -> str:
+        """The text parsed with the first strptime format that fits, NULL when none does."""
+        if self.name == "spark":  # ANSI mode off, timeParserPolicy CORRECTED: NULL when it does not fit
+            fn = "to_date" if formats == ("%Y-%m-%d",) else "to_timestamp"
+            parts = [f"{fn}({expr}, {self.lit(SPARK_PATTERNS[f])})" for f in formats]
+            return parts[0] if len(parts) == 1 else "coalesce(" + ", ".join(parts) + ")"
+        if len(formats) == 1:
+            return f"try_strptime({expr}, {lit(formats[0])})"
+        return f"try_strptime({expr}, [" + ", ".join(lit(f) for f in formats) + "])"
+
+    def is_ascii(self, expr: str) -> str:
+        """Byte length = character length: plain ASCII text, no translation needed."""
+        return f"strlen({expr}) = length({expr})" if self.name == "duckdb" else f"octet_length({expr}) = length({expr})"
+
+
+DUCKDB = Dialect("duckdb")
+SPARK = Dialect("spark")
+
+
+def norm_sql(expr: str, dialect: Dialect = DUCKDB) -> str:
     """NFKC for codes (full-width ASCII → half-width) and trimming, as SQL.
 
     `translate` with the 95-character map costs ~15 µs a value; almost every value is plain
     ASCII (byte length = character length), which only needs the trim."""
-    return (f"(case when strlen({expr}) = length({expr}) then trim({expr}) "
-            f"else trim(translate({expr}, {lit(FULLWIDTH)}, {lit(HALFWIDTH)})) end)")
+    d = dialect
+    return (f"(case when {d.is_ascii(expr)} then trim({expr}) "
+            f"else trim(translate({expr}, {d.lit(FULLWIDTH)}, {d.lit(HALFWIDTH)})) end)")
 
 
-def blank_sql(expr: str) -> str:
-    return f"({expr} is null or {norm_sql(expr)} = '')"
+def blank_sql(expr: str, dialect: Dialect = DUCKDB) -> str:
+    return f"({expr} is null or {norm_sql(expr, dialect)} = '')"
 
 
-def _ts_formats() -> str:
-    return "[" + ", ".join(lit(f) for f in TS_FORMATS) + "]"
-
-
-def reason_sql(ext: Extract) -> str:
+def reason_sql(ext: Extract, dialect: Dialect = DUCKDB) -> str:
     """A CASE expression giving the first reason a row is unusable, NULL for a good row."""
+    d = dialect
     whens: list[str] = []
     for col in ext.key:
         if col not in ext.nullable_key:
-            whens.append(f"when {blank_sql(q(col))} then 'missing key {col}'")
+            whens.append(f"when {blank_sql(d.q(col), d)} then 'missing key {col}'")
     lists = code_lists()
     for col, typ in ext.columns:
-        c = q(col)
-        present = f"not {blank_sql(c)}"
+        c = d.q(col)
+        present = f"not {blank_sql(c, d)}"
         if col in MONTH_COLUMNS:
-            whens.append(
-                f"when {present} and try_strptime(trim({c}) || '-01', '%Y-%m-%d') is null "
-                f"then 'unparseable date {col}=' || {c}"
-            )
+            first_day = f"trim({c}) || '-01'"
+            whens.append(f"when {present} and {d.parse_time(first_day, ('%Y-%m-%d',))} is null "
+                         f"then 'unparseable date {col}=' || {c}")
         elif typ == "int":
-            whens.append(f"when {present} and not regexp_matches(trim({c}), '{INT_RE}') "
+            whens.append(f"when {present} and not {d.matches(f'trim({c})', INT_RE)} "
                          f"then 'unparseable number {col}=' || {c}")
         elif typ == "dec":
-            whens.append(f"when {present} and not regexp_matches(trim({c}), '{DEC_RE}') "
+            whens.append(f"when {present} and not {d.matches(f'trim({c})', DEC_RE)} "
                          f"then 'unparseable number {col}=' || {c}")
         elif typ == "date":
-            whens.append(f"when {present} and try_strptime(trim({c}), '%Y-%m-%d') is null "
+            whens.append(f"when {present} and {d.parse_time(f'trim({c})', ('%Y-%m-%d',))} is null "
                          f"then 'unparseable date {col}=' || {c}")
         elif typ == "ts":
-            whens.append(f"when {present} and try_strptime(trim({c}), {_ts_formats()}) is null "
+            whens.append(f"when {present} and {d.parse_time(f'trim({c})', TS_FORMATS)} is null "
                          f"then 'unparseable date {col}=' || {c}")
     for col, list_name in ext.codes.items():
-        values = ", ".join(lit(v) for v in sorted(lists[list_name]))
+        values = ", ".join(d.lit(v) for v in sorted(lists[list_name]))
         whens.append(
-            f"when not {blank_sql(q(col))} and {norm_sql(q(col))} not in ({values}) "
-            f"then 'unknown code {col}=' || {norm_sql(q(col))}"
+            f"when not {blank_sql(d.q(col), d)} and {norm_sql(d.q(col), d)} not in ({values}) "
+            f"then 'unknown code {col}=' || {norm_sql(d.q(col), d)}"
         )
     return "case\n    " + "\n    ".join(whens) + "\n    else null end"
 
 
-def key_sql(ext: Extract) -> str:
+def key_sql(ext: Extract, dialect: Dialect = DUCKDB) -> str:
     """The row's key as one text value (code-normalised, NULL parts as empty)."""
-    parts = [f"coalesce({norm_sql(q(c))}, '')" for c in ext.key]
+    parts = [f"coalesce({norm_sql(dialect.q(c), dialect)}, '')" for c in ext.key]
     return "concat_ws('|', " + ", ".join(parts) + ")"
 
 
-def fingerprint_sql(ext: Extract) -> str:
-    parts = [f"coalesce({q(c)}, chr(0))" for c in ext.column_names]
+def fingerprint_sql(ext: Extract, dialect: Dialect = DUCKDB) -> str:
+    parts = [f"coalesce({dialect.q(c)}, chr(0))" for c in ext.column_names]
     return "md5(concat_ws(chr(31), " + ", ".join(parts) + "))"
 
 
-def _csv_field(expr: str) -> str:
+CSV_SPECIAL_RE = '[,"\\n\\r]'  # a field that needs quoting: comma, quote or line break (regex escapes)
+
+
+def _csv_field(expr: str, dialect: Dialect = DUCKDB) -> str:
+    needs_quotes = dialect.matches(expr, CSV_SPECIAL_RE)
     return (f"case when {expr} is null then '' "
-            f"when regexp_matches({expr}, '[,\"\\n\\r]') then '\"' || replace({expr}, '\"', '\"\"') || '\"' "
+            f"when {needs_quotes} then '\"' || replace({expr}, '\"', '\"\"') || '\"' "
             f"else {expr} end")
 
 
@@ -99,12 +154,12 @@ def mask_sql(expr: str) -> str:
     return f"case when {expr} is null then null else left({expr}, 1) || repeat('*', length({expr}) - 1) end"
 
 
-def raw_text_sql(ext: Extract) -> str:
+def raw_text_sql(ext: Extract, dialect: Dialect = DUCKDB) -> str:
     """The record as CSV text, personal data masked (quarantine is published in `audit`)."""
     fields = []
     for col in ext.column_names:
-        expr = q(col)
+        expr = dialect.q(col)
         if col in ext.pii:
             expr = mask_sql(expr)
-        fields.append(_csv_field(expr))
+        fields.append(_csv_field(expr, dialect))
     return " || ',' || ".join(fields)
