@@ -84,7 +84,8 @@ dashboard: venv
 	  $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,dashboard]'
 	@test -f "$(DASHBOARD_DB)" || echo "note: no published file at $(DASHBOARD_DB) yet: run \`make run\` first"
 	POWERCRM_WAREHOUSE=$(DASHBOARD_DB) $(BIN)/streamlit run dashboard/app.py --server.headless true \
-	  --server.address $(DASHBOARD_ADDRESS) --server.port $(DASHBOARD_PORT) --browser.gatherUsageStats false
+	  --server.address $(DASHBOARD_ADDRESS) --server.port $(DASHBOARD_PORT) --browser.gatherUsageStats false \
+	  --client.toolbarMode viewer
 
 # make bench SIZE=small|medium|large [BENCH_ARGS="--skip peer ..."]: bench/run_bench.py (phases, floor,
 # nightly increment, analysts' queries, pandas peer); figures in bench/results/. Simulator alone:

@@ -69,7 +69,8 @@ def dashboard_server(warehouse: Path, *, port: int | None = None, timeout: float
     env = dict(os.environ, POWERCRM_WAREHOUSE=str(warehouse), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     cmd = [sys.executable, "-m", "streamlit", "run", str(HERE / "app.py"), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+           "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+           "--client.toolbarMode", "viewer"]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -331,7 +331,7 @@ def empty_note(df: pd.DataFrame | None, what: str = "rows") -> bool:
 
 
 def _compact(x: float) -> str:
-    for div, unit in ((1e9, " billion"), (1e6, " million"), (1e3, " thousand")):
+    for div, unit in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
         if abs(x) >= div:
             return f"{x / div:,.2f}{unit}"
     return f"{x:,.2f}"

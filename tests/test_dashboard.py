@@ -284,30 +284,30 @@ def test_numbers_are_the_marts_numbers_and_filters_filter(monkeypatch, published
     at = open_page(app_on(monkeypatch, published), "sales")
     metrics = {m.label: m.value for m in at.metric}
     # Σ sales_kwh of the three fixture rows: 1000 + 1200 + 2500; amount 560 + 672 + 1900
-    assert metrics["Sales in the months chosen"] == "4.70 thousand kWh"
-    assert metrics["Billed amount"] == "¥3.13 thousand"
+    assert metrics["Sales in the months chosen"] == "4.70 k kWh"
+    assert metrics["Billed amount"] == "¥3.13 k"
     assert metrics["Months"] == "2"
 
     at.sidebar.multiselect(key="f_stations").set_value([S2]).run()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sales in the months chosen"] == "2.50 thousand kWh"  # 西山供电所 only
+    assert metrics["Sales in the months chosen"] == "2.50 k kWh"  # 西山供电所 only
 
     at.sidebar.multiselect(key="f_stations").set_value([]).run()
     at.sidebar.multiselect(key="f_elec").set_value(["100"]).run()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sales in the months chosen"] == "2.20 thousand kWh"  # residential: 1000 + 1200
+    assert metrics["Sales in the months chosen"] == "2.20 k kWh"  # residential: 1000 + 1200
 
     at.sidebar.multiselect(key="f_elec").set_value([]).run()
     at.sidebar.select_slider(key="f_months").set_value((FEB, FEB)).run()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sales in the months chosen"] == "3.70 thousand kWh"  # February: 1200 + 2500
+    assert metrics["Sales in the months chosen"] == "3.70 k kWh"  # February: 1200 + 2500
 
 
 def test_county_filter_covers_its_stations(monkeypatch, published):
     at = open_page(app_on(monkeypatch, published), "sales")
     at.sidebar.multiselect(key="f_counties").set_value([C1]).run()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Sales in the months chosen"] == "2.20 thousand kWh"  # 城关供电所 lies in 城东县
+    assert metrics["Sales in the months chosen"] == "2.20 k kWh"  # 城关供电所 lies in 城东县
     # the station choice offers only the county's stations
     assert at.sidebar.multiselect(key="f_stations").options == [f"城关供电所 ({S1})"]
 
@@ -337,14 +337,14 @@ def test_a_replaced_file_is_read_afresh(monkeypatch, tmp_path):
     """The nightly publish swaps the file with os.replace; the next click shows the new night's data."""
     path = build_published(tmp_path / "powercrm.duckdb")
     at = open_page(app_on(monkeypatch, path), "sales")
-    assert {m.label: m.value for m in at.metric}["Sales in the months chosen"] == "4.70 thousand kWh"
+    assert {m.label: m.value for m in at.metric}["Sales in the months chosen"] == "4.70 k kWh"
     nxt = build_published(tmp_path / "next" / "powercrm.duckdb")
     con = duckdb.connect(str(nxt))
     con.execute("update marts.sales_volume_monthly set sales_kwh = sales_kwh * 2")
     con.close()
     os.replace(nxt, path)
     at.run()
-    assert {m.label: m.value for m in at.metric}["Sales in the months chosen"] == "9.40 thousand kWh"
+    assert {m.label: m.value for m in at.metric}["Sales in the months chosen"] == "9.40 k kWh"
 
 
 MISSING = {

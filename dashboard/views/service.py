@@ -63,15 +63,27 @@ else:
         common.missing_note(T_SQ, "the station comparison")
 
 st.subheader("Satisfaction 满意度")
+if common.columns(T_SQ) is not None:
+    by_station = common.read(T_SQ, "month, org_no, satisfaction_index", order_by="month",
+                             extra="satisfaction_index is not null")
+    if not common.empty_note(by_station, "surveys"):
+        st.caption(f"Satisfaction index (10 × mean overall score) of each station, as `{T_SQ}` publishes it.")
+        st.line_chart(common.month_label(common.with_names(by_station)), x="month", y="satisfaction_index",
+                      color="station", y_label="satisfaction index")
 if common.has(T_SAT, "satisfaction"):
-    sat = common.read(T_SAT, "month, org_no, elec_type, surveys, satisfaction_index, satisfied_share",
-                      order_by="month")
+    sat = common.read(T_SAT, "month, org_no, elec_type, surveys, avg_score_overall, satisfaction_index, "
+                      "satisfied_share", order_by="month desc, org_no, elec_type")
     if not common.empty_note(sat, "surveys"):
-        st.caption("Satisfaction index (10 × mean overall score) of each station × category, as published.")
-        sat = common.with_elec_names(common.with_names(sat))
-        sat["group"] = sat["station"] + " · " + sat["category"]
-        st.line_chart(common.month_label(sat.dropna(subset=["satisfaction_index"])), x="month",
-                      y="satisfaction_index", color="group", y_label="satisfaction index")
+        if common.columns(T_SQ) is None:
+            st.caption("Satisfaction index (10 × mean overall score) of each station × category, as published.")
+            sat_l = common.with_elec_names(common.with_names(sat))
+            sat_l["group"] = sat_l["station"] + " · " + sat_l["category"]
+            st.line_chart(common.month_label(sat_l.dropna(subset=["satisfaction_index"])), x="month",
+                          y="satisfaction_index", color="group", y_label="satisfaction index")
+        with st.expander(f"Satisfaction by station and category (`{T_SAT}` rows)"):
+            st.dataframe(common.with_elec_names(common.with_names(sat)), hide_index=True, column_config={
+                "month": st.column_config.DateColumn(format="YYYY-MM"),
+                "satisfied_share": st.column_config.NumberColumn(format="percent")})
 
 if common.columns(T_HOT) is not None:
     with st.expander("Complaint hotspots 投诉热点 (as of the data date)"):
