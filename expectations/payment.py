@@ -52,7 +52,7 @@ def build(cfg: QualityConfig) -> Suite:
         {"amount_yuan": MONEY, "amount_share": 1e-6},
         what="payment_channel_monthly (money received, channel ≠ BALANCE; shares add up to 1), month by month")
     s.table("marts.payment_channel_monthly", name="payment_channel_monthly.rows",
-            columns=["month", "elec_type"]).expect(
+            context=["month", "elec_type"]).expect(
         "payment_channel_monthly.no_balance_transfers",
         gxe.ExpectColumnValuesToNotBeInSet(column="channel", value_set=["BALANCE"]), ERROR,
         "transfers from the prepaid balance are not money received (no BALANCE rows)")
@@ -81,7 +81,7 @@ def build(cfg: QualityConfig) -> Suite:
         {"billed_yuan": MONEY, "refund_yuan": MONEY},
         what="recovery_monthly (receivables billed, downward corrections), billing month by billing month")
 
-    s.table("marts.recovery_monthly", name="recovery_monthly.rows", columns=["month", "org_no", "elec_type"]).expect(
+    s.table("marts.recovery_monthly", name="recovery_monthly.rows", context=["month", "org_no", "elec_type"]).expect(
         "recovery_monthly.refund_not_positive", gxe.ExpectColumnValuesToBeBetween(column="refund_yuan", max_value=0),
         ERROR, "refund_yuan is ≤ 0 (it sums downward corrections)",
     ).expect(
@@ -112,7 +112,7 @@ def build(cfg: QualityConfig) -> Suite:
 
     # ---- late payers (dirty but valid)
     s.table("core.fct_bill", name="fct_bill.payment", partition_by="billing_month",
-            columns=["bill_id", "cons_no", "due_date", "paid_date"]).expect(
+            context=["bill_id", "cons_no", "due_date", "paid_date"]).expect(
         "fct_bill.paid_late", gxe.ExpectColumnValuesToBeBetween(column="days_late", max_value=0), WARN,
         "receivables are paid by their due date (days_late = 0)",
         "Late payers are normal; the count shows how many receivables were paid late. A sudden rise "
@@ -120,7 +120,7 @@ def build(cfg: QualityConfig) -> Suite:
 
     # ---- arrears and penalties
     s.query("fct_arrears_snapshot.penalty", "core.fct_arrears_snapshot", f"""
-        select snapshot_date, bill_id, elec_type, arrears_yuan, days_overdue, penalty_accrued_yuan,
+        select rowid as _rowid, snapshot_date, arrears_yuan, days_overdue, penalty_accrued_yuan,
                case when arrears_yuan > 0 and days_overdue > 0
                     then greatest(1.00, round(arrears_yuan * {MAX_DAILY_RATE} * days_overdue, 2))
                     else 0 end as penalty_allowed_yuan,
@@ -129,7 +129,8 @@ def build(cfg: QualityConfig) -> Suite:
                     else 0 end as penalty_excess_yuan
         from core.fct_arrears_snapshot
     """, {"core.fct_arrears_snapshot": ["snapshot_date", "bill_id", "elec_type", "arrears_yuan", "days_overdue",
-                                        "penalty_accrued_yuan"]}, partition_by="snapshot_date").expect(
+                                        "penalty_accrued_yuan"]}, partition_by="snapshot_date",
+        context=["bill_id", "cons_no", "elec_type"]).expect(
         "fct_arrears_snapshot.penalty_within_rule",
         gxe.ExpectColumnValuesToBeBetween(column="penalty_excess_yuan", max_value=MONEY), ERROR,
         "a receivable's penalty ≤ arrears × 0.003 × days overdue, or 1 yuan (none without arrears)",
@@ -140,7 +141,7 @@ def build(cfg: QualityConfig) -> Suite:
         "a penalty is ≥ 0")
 
     s.table("core.fct_arrears_snapshot", name="fct_arrears_snapshot.rows", partition_by="snapshot_date",
-            columns=["bill_id"]).expect(
+            context=["bill_id"]).expect(
         "fct_arrears_snapshot.arrears_not_negative",
         gxe.ExpectColumnValuesToBeBetween(column="arrears_yuan", min_value=0), ERROR,
         "arrears are ≥ 0 (an overpayment is overpaid_yuan)")
@@ -167,7 +168,7 @@ def build(cfg: QualityConfig) -> Suite:
           "core.fct_arrears_snapshot": ["snapshot_date", "arrears_yuan", "penalty_accrued_yuan"]},
         {"arrears_yuan": MONEY, "penalty_accrued_yuan": MONEY, "receivables": 0},
         what="arrears_ageing, snapshot date by snapshot date")
-    s.table("marts.arrears_ageing", name="arrears_ageing.rows", columns=["snapshot_date", "org_no", "elec_type"]).expect(
+    s.table("marts.arrears_ageing", name="arrears_ageing.rows", context=["snapshot_date", "org_no", "elec_type"]).expect(
         "arrears_ageing.bucket_valid", gxe.ExpectColumnValuesToBeInSet(column="ageing_bucket", value_set=BUCKETS),
         ERROR, "ageing_bucket is one of 1-30, 31-60, 61-90, 91-180, 181-365, >365",
     ).expect(
@@ -175,7 +176,7 @@ def build(cfg: QualityConfig) -> Suite:
         ERROR, "every ageing row holds arrears (> 0)")
 
     s.table("marts.arrears_top_customers", name="arrears_top_customers.rows",
-            columns=["snapshot_date", "org_no", "cons_no"]).expect(
+            context=["snapshot_date", "org_no", "cons_no"]).expect(
         "arrears_top_customers.rank_from_1",
         gxe.ExpectColumnValuesToBeBetween(column="arrears_rank", min_value=1), ERROR, "ranks start at 1",
     ).expect(
@@ -183,7 +184,7 @@ def build(cfg: QualityConfig) -> Suite:
         gxe.ExpectColumnValuesToBeBetween(column="arrears_yuan", min_value=0.01), ERROR,
         "every ranked customer is in arrears")
 
-    s.table("marts.customer_payment_behaviour", name="customer_payment_behaviour.rows", columns=["cons_no"]).expect(
+    s.table("marts.customer_payment_behaviour", name="customer_payment_behaviour.rows", context=["cons_no"]).expect(
         "customer_payment_behaviour.on_time_rate_range",
         gxe.ExpectColumnValuesToBeBetween(column="on_time_rate", min_value=0, max_value=1), ERROR,
         "on-time rate lies between 0 and 1",

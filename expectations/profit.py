@@ -51,7 +51,7 @@ def build(cfg: QualityConfig) -> Suite:
         {"kwh": MONEY, "revenue_yuan": MONEY}, what="customer_profit_monthly, month by month")
 
     s.query("customer_profit_monthly.rules", "marts.customer_profit_monthly", """
-        select cons_no, month, revenue_yuan, energy_cost_yuan, margin_yuan, marketing_cost_yuan,
+        select rowid as _rowid, month, revenue_yuan, energy_cost_yuan, margin_yuan, marketing_cost_yuan,
                operating_cost_yuan, profit_yuan,
                margin_yuan - (revenue_yuan - energy_cost_yuan) as margin_diff,
                profit_yuan - (margin_yuan - coalesce(marketing_cost_yuan, 0) - coalesce(operating_cost_yuan, 0))
@@ -59,7 +59,7 @@ def build(cfg: QualityConfig) -> Suite:
         from marts.customer_profit_monthly
     """, {"marts.customer_profit_monthly": ["cons_no", "month", "revenue_yuan", "energy_cost_yuan", "margin_yuan",
                                             "marketing_cost_yuan", "operating_cost_yuan", "profit_yuan"]},
-        partition_by="month").expect(
+        partition_by="month", context=["cons_no"]).expect(
         "customer_profit_monthly.margin_rule",
         gxe.ExpectColumnValuesToBeBetween(column="margin_diff", min_value=-MONEY, max_value=MONEY), ERROR,
         "margin_yuan = revenue_yuan − energy_cost_yuan",

@@ -54,7 +54,7 @@ def build(cfg: QualityConfig) -> Suite:
         what="sales_volume_monthly, month by month")
 
     s.table("marts.sales_volume_monthly", name="sales_volume_monthly.rows",
-            columns=["month", "org_no", "elec_type", "voltage", "industry_section", "sales_kwh"]).expect(
+            context=["month", "org_no", "elec_type", "voltage", "industry_section", "sales_kwh"]).expect(
         "sales_volume_monthly.station_known", gxe.ExpectColumnValuesToNotBeNull(column="org_no"), WARN,
         "every sales row has a station (customers without a master record have none)",
         "These sales count in company totals but under no station; they move to their station once "
@@ -161,14 +161,14 @@ def build(cfg: QualityConfig) -> Suite:
         what="line_loss_station_monthly = Σ its areas with supply, month by month")
 
     s.table("marts.line_loss_station_monthly", name="line_loss_station_monthly.rows",
-            columns=["org_no", "month", "supply_kwh", "sales_kwh"]).expect(
+            context=["org_no", "month", "supply_kwh", "sales_kwh"]).expect(
         "line_loss_station_monthly.negative_loss",
         gxe.ExpectColumnValuesToBeBetween(column="loss_rate", min_value=0), WARN,
         "no station sells more than it is supplied",
         "See line_loss_monthly.negative_loss: one area usually explains it (areas_negative).")
 
     # ---- key accounts
-    s.table("marts.key_account_monthly", name="key_account_monthly.rows", columns=["cons_no", "month"]).expect(
+    s.table("marts.key_account_monthly", name="key_account_monthly.rows", context=["cons_no", "month"]).expect(
         "key_account_monthly.power_factor_range",
         gxe.ExpectColumnValuesToBeBetween(column="power_factor", min_value=0, max_value=1), ERROR,
         "power factor lies between 0 and 1",

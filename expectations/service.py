@@ -32,7 +32,7 @@ def build(cfg: QualityConfig) -> Suite:
                   nullable=("org_no", "industry_section"))
 
     # ---- surveys
-    surveys = s.table("core.fct_survey", name="fct_survey.rows", columns=["survey_id", "survey_month", "org_no"])
+    surveys = s.table("core.fct_survey", name="fct_survey.rows", context=["survey_id", "survey_month", "org_no"])
     for col in SCORES:
         surveys.expect(
             f"fct_survey.{col}_range", gxe.ExpectColumnValuesToBeBetween(column=col, min_value=1, max_value=10),
@@ -95,7 +95,7 @@ def build(cfg: QualityConfig) -> Suite:
         {"orders": 0}, what="work_order_monthly, month by month")
 
     s.table("marts.complaint_monthly", name="complaint_monthly.rows",
-            columns=["month", "org_no", "category_l1", "category_l2"]).expect(
+            context=["month", "org_no", "category_l1", "category_l2"]).expect(
         "complaint_monthly.closed_not_above_complaints", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="complaints", column_B="closed", or_equal=True, ignore_row_if="either_value_is_missing"),
         ERROR, "closed ≤ complaints",
@@ -113,7 +113,7 @@ def build(cfg: QualityConfig) -> Suite:
         gxe.ExpectColumnValuesToBeBetween(column="satisfied_rate", min_value=0, max_value=1), ERROR,
         "satisfied_rate lies between 0 and 1")
 
-    s.table("core.fct_work_order", name="fct_work_order.rows", columns=["order_id", "org_no"]).expect(
+    s.table("core.fct_work_order", name="fct_work_order.rows", context=["order_id", "org_no"]).expect(
         "fct_work_order.finish_after_accept", gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="finish_time", column_B="accept_time", or_equal=True, ignore_row_if="either_value_is_missing"),
         WARN, "a work order is finished after it was accepted",
@@ -130,7 +130,7 @@ def build(cfg: QualityConfig) -> Suite:
         order by 1
     """, {"marts.outage_monthly": ["month", "events"], "core.fct_outage": ["start_month"]},
         {"events": 0}, what="outage_monthly, month by month")
-    s.table("marts.outage_monthly", name="outage_monthly.rows", columns=["month", "org_no", "outage_type"]).expect(
+    s.table("marts.outage_monthly", name="outage_monthly.rows", context=["month", "org_no", "outage_type"]).expect(
         "outage_monthly.notified_share_range",
         gxe.ExpectColumnValuesToBeBetween(column="notified_share", min_value=0, max_value=1), ERROR,
         "notified_share lies between 0 and 1",
@@ -139,7 +139,7 @@ def build(cfg: QualityConfig) -> Suite:
         WARN, "SAIDI is ≥ 0",
         "An outage ending before it starts was delivered; the station's SAIDI is understated.")
 
-    s.table("marts.demand_monthly", name="demand_monthly.rows", columns=["month", "org_no", "industry_section"]).expect(
+    s.table("marts.demand_monthly", name="demand_monthly.rows", context=["month", "org_no", "industry_section"]).expect(
         "demand_monthly.new_accounts_not_negative",
         gxe.ExpectColumnValuesToBeBetween(column="new_accounts", min_value=0), ERROR, "new_accounts ≥ 0",
     ).expect(

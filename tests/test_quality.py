@@ -141,8 +141,8 @@ def test_bill_whose_items_do_not_sum_blocks(tmp_path: Path) -> None:
     assert (suite, table, severity, status, failing) == ("core", "core.fct_bill", "error", "fail", 1)
     assert observed == "1 of 6 row(s)"
     example = next(r["examples"] for r in out.results if r["check_name"] == "fct_bill.items_sum_to_bill")
-    assert example == [{"bill_id": "B3", "billing_month": "2024-02-01", "bill_type": "NORMAL", "amount_yuan": 60.0,
-                        "items_yuan": 59.0, "lines": 2, "diff_yuan": 1.0}]
+    assert example == [{"bill_id": "B3", "cons_no": "C1", "bill_type": "NORMAL", "billing_month": "2024-02-01",
+                        "amount_yuan": 60.0, "items_yuan": 59.0, "lines": 2, "diff_yuan": 1.0}]
 
 
 def test_month_whose_kwh_drops_60_percent_blocks(tmp_path: Path) -> None:
@@ -231,6 +231,9 @@ def test_late_payer_and_quarantined_rows_only_warn(tmp_path: Path) -> None:
     assert failed(out, "warn") == {"fct_bill.paid_late": 1, "quarantine.rows": 2}
     rows = rows_of(db, "r1")
     assert rows["fct_bill.paid_late"][2:5] == ("warn", "warn", 1)
+    late = next(r["examples"] for r in out.results if r["check_name"] == "fct_bill.paid_late")
+    assert late == [{"bill_id": "B3", "cons_no": "C1", "due_date": "2024-03-23", "paid_date": "2024-03-28",
+                     "billing_month": "2024-02-01", "days_late": 5}]
     assert rows["quarantine.rows"][1:5] == ("audit.quarantine", "warn", "warn", 2)
     examples = next(r["examples"] for r in out.results if r["check_name"] == "quarantine.rows")
     # failing examples never carry the raw record text

@@ -106,6 +106,10 @@ class Dataset:
     table holds more rows than the configured bound. Only row-level checks are allowed then.
     `prefiltered`: the query returns only candidate rows (e.g. rows whose key occurs twice), so the
     row count of the frame is not the table's.
+    `context`: columns of `table` that identify a failing record in the examples (keys, month).
+    They are not read into the frame: a frame with a `_rowid` column (a table dataset, or a query
+    selecting `<table>.rowid as _rowid`) has them looked up for its few failing rows only, since
+    turning millions of text keys into pandas strings would cost more than the checks.
     `failing_rows_are_frame_rows`: the query returns one row per violation; an aggregate check on it
     (row count = 0) reports the frame's row count as failing rows and its rows as examples.
     """
@@ -114,6 +118,7 @@ class Dataset:
     table: str
     sql: str | None = None
     columns: list[str] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)
     requires: dict[str, list[str]] = field(default_factory=dict)
     partition_by: str | None = None
     prefiltered: bool = False
@@ -145,9 +150,10 @@ class Suite:
     source: Path | None = None
 
     def table(self, table: str, *, name: str | None = None, partition_by: str | None = None,
-              columns: list[str] | None = None) -> Dataset:
-        """Columns of one table; each check reads only the columns it names."""
-        ds = Dataset(name=name or table.split(".")[-1], table=table, columns=list(columns or []),
+              context: list[str] | None = None) -> Dataset:
+        """Columns of one table; each check reads only the columns it names (`context`: the
+        columns that identify a failing record in the examples)."""
+        ds = Dataset(name=name or table.split(".")[-1], table=table, context=list(context or []),
                      partition_by=partition_by)
         if partition_by and partition_by not in ds.columns:
             ds.columns.append(partition_by)
@@ -156,10 +162,10 @@ class Suite:
 
     def query(self, name: str, table: str, sql: str, requires: dict[str, list[str]], *,
               partition_by: str | None = None, prefiltered: bool = False,
-              violations: bool = False) -> Dataset:
+              violations: bool = False, context: list[str] | None = None) -> Dataset:
         """A frame computed by one DuckDB query (cross-table rules)."""
         ds = Dataset(name=name, table=table, sql=sql.strip(), requires=requires, partition_by=partition_by,
-                     prefiltered=prefiltered, failing_rows_are_frame_rows=violations)
+                     prefiltered=prefiltered, failing_rows_are_frame_rows=violations, context=list(context or []))
         self.datasets.append(ds)
         return ds
 

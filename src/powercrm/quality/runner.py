@@ -50,6 +50,8 @@ class Catalog:
         self.tables: dict[str, set[str]] = {}
         for schema, table, column in rows:
             self.tables.setdefault(f"{schema}.{table}".lower(), set()).add(column.lower())
+        self.base_tables = {f"{s}.{t}".lower() for s, t in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database()").fetchall()}
 
     def has(self, table: str) -> bool:
         return table.lower() in self.tables
@@ -93,14 +95,18 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def frame_rows(df: pd.DataFrame, index: Iterable | None = None, limit: int = MAX_EXAMPLES) -> list[dict]:
+def frame_part(df: pd.DataFrame, index: Iterable | None = None, limit: int = MAX_EXAMPLES) -> pd.DataFrame:
     if index is not None:
         labels = [i for i in list(index)[:limit] if i in df.index]
-        part = df.loc[labels]
-    else:
-        part = df.head(limit)
+        return df.loc[labels]
+    return df.head(limit)
+
+
+def frame_rows(part: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-able dicts, without the helper columns (`_rowid`; `_key` is shown)."""
     cols = [c for c in part.columns if not str(c).startswith("_") or c == "_key"]
-    return [{c: jsonable(v) for c, v in zip(cols, row, strict=False)} for row in part[cols].itertuples(index=False, name=None)]
+    return [{c: jsonable(v) for c, v in zip(cols, row, strict=True)}
+            for row in part[cols].itertuples(index=False, name=None)]
 
 
 def _short(value: Any) -> str:
@@ -158,7 +164,11 @@ class Runner:
                 else:
                     active.append(c)
             cols = [col for col in ds.columns if col.lower() in have]
-            base_sql = f"select {', '.join(q(c) for c in cols)} from {ds.table}"
+            context = [col for col in ds.context if col.lower() in have and col not in cols]
+            if ds.table.lower() in self.catalog.base_tables:  # context looked up by rowid on failure
+                base_sql = f"select rowid as _rowid, {', '.join(q(c) for c in cols)} from {ds.table}"
+            else:  # a view has no rowid: read the context with the frame
+                base_sql = f"select {', '.join(q(c) for c in context + cols)} from {ds.table}"
         else:
             active = list(ds.checks)
             base_sql = ds.sql
@@ -188,6 +198,22 @@ class Runner:
             "description": check.description, "action": check.what_to_do, "examples": examples,
             "seconds": round(seconds, 4),
         }
+
+    def _examples(self, ds: Dataset, part: pd.DataFrame) -> list[dict]:
+        """Failing rows as dicts; the dataset's context columns looked up by rowid (few rows)."""
+        rows = frame_rows(part)
+        if not ds.context or "_rowid" not in part.columns or part.empty:
+            return rows
+        have = self.catalog.tables.get(ds.table.lower(), set())
+        context = [c for c in ds.context if c.lower() in have]
+        if not context:
+            return rows
+        rowids = [int(v) for v in part["_rowid"].tolist()]
+        found = self.con.execute(
+            f"select rowid, {', '.join(q(c) for c in context)} from {ds.table} "
+            f"where rowid in ({', '.join(str(r) for r in rowids)})").fetchall()
+        by_id = {r[0]: {c: jsonable(v) for c, v in zip(context, r[1:], strict=True)} for r in found}
+        return [{**by_id.get(rid, {}), **row} for rid, row in zip(rowids, rows, strict=True)]
 
     def _typed_sql(self, sql: str) -> str:
         """The query with DECIMAL / HUGEINT columns cast to DOUBLE (pandas has no fast decimal)."""
@@ -262,14 +288,14 @@ class Runner:
                     if not r.success and len(a["examples"]) < MAX_EXAMPLES:
                         idx = result.get("partial_unexpected_index_list")
                         if idx is not None:
-                            rows = frame_rows(df, idx, MAX_EXAMPLES - len(a["examples"]))
+                            rows = self._examples(ds, frame_part(df, idx, MAX_EXAMPLES - len(a["examples"])))
                         else:
                             rows = [{"value": jsonable(v)} for v in result.get("partial_unexpected_list") or []]
                         a["examples"].extend(rows[:MAX_EXAMPLES - len(a["examples"])])
                 else:
                     a["observed"] = result.get("observed_value")
                     if not r.success and ds.failing_rows_are_frame_rows:
-                        a["examples"] = frame_rows(df)
+                        a["examples"] = self._examples(ds, frame_part(df))
         out: dict[str, dict] = {}
         for c in checks:
             a = agg[c.name]
