@@ -12,11 +12,12 @@ LANDING    ?= landing
 WAREHOUSE  ?= warehouse/powercrm.duckdb
 WORK_DB    := $(basename $(WAREHOUSE)).work.duckdb
 
-.PHONY: help venv simulate run status test lint dev docs dashboard bench clean distclean
+.PHONY: help venv simulate run status test lint dev docs dashboard bench clean distclean spark-venv spark-test
 
 help:
 	@echo "make run      simulate a landing folder (CUSTOMERS=$(CUSTOMERS) MONTHS=$(MONTHS)) once, then load, build, check, publish"
 	@echo "make test     run the test suite (pytest)"
+	@echo "make spark-test  create .venv-spark (dbt-spark, PySpark; needs Java 17) and build the project on Spark, compared with DuckDB"
 	@echo "make status   what the published file $(WAREHOUSE) holds"
 	@echo "make lint     ruff"
 	@echo "make dev      Dagster UI (dagster dev)"
@@ -54,6 +55,21 @@ status: venv
 
 test: venv
 	$(BIN)/pytest -q
+
+# Spark (docs/spark.md): its own venv, dbt-core + dbt-spark[session] (PySpark 4); Java 17 from the
+# system packages. tests/test_spark.py runs under `make test` too wherever this venv and Java exist.
+SPARK_VENV  := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.installed
+$(SPARK_STAMP):
+	@command -v java >/dev/null || { echo "Java 17 is needed: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+	@test -x $(SPARK_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install -q --disable-pip-version-check 'dbt-core==1.11.16' 'dbt-spark[session]==1.11.0'
+	@touch $(SPARK_STAMP)
+
+spark-venv: $(SPARK_STAMP)
+
+spark-test: venv spark-venv
+	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/pytest -q -s tests/test_spark.py
 
 lint: venv
 	$(BIN)/ruff check .
