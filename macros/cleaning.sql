@@ -4,7 +4,18 @@
    codes with (src/powercrm/extracts.py). #}
 
 {% macro normalize_code(expr) -%}
+    {{ return(adapter.dispatch('normalize_code', 'powercrm')(expr)) }}
+{%- endmacro %}
+
+{% macro default__normalize_code(expr) -%}
     nullif(trim(translate({{ expr }}, {% raw %}'！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～　', '!"#$%&''()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~ '{% endraw %})), '')
+{%- endmacro %}
+
+{# Spark string literals know backslash escapes: the same map, escaped by sql_string. #}
+{% macro spark__normalize_code(expr) -%}
+    {%- set fullwidth %}{% raw %}！＂＃＄％＆＇（）＊＋，－．／０１２３４５６７８９：；＜＝＞？＠ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ［＼］＾＿｀ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ｛｜｝～　{% endraw %}{% endset -%}
+    {%- set halfwidth %}{% raw %}!"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\]^_`abcdefghijklmnopqrstuvwxyz{|}~ {% endraw %}{% endset -%}
+    nullif(trim(translate({{ expr }}, {{ sql_string(fullwidth) }}, {{ sql_string(halfwidth) }})), '')
 {%- endmacro %}
 
 {% macro clean_text(expr) -%}
@@ -37,8 +48,10 @@
     coalesce(try_strptime(trim({{ expr }}), '%Y-%m-%d %H:%M:%S'), try_strptime(trim({{ expr }}), '%Y/%m/%d %H:%M'))
 {%- endmacro %}
 
+{# One pattern letter per field accepts one or two digits, as DuckDB's strptime does (and the
+   Spark loader's rules, src/powercrm/ingest/rules.py). #}
 {% macro spark__parse_ts(expr) -%}
-    coalesce(to_timestamp(trim({{ expr }}), 'yyyy-MM-dd HH:mm:ss'), to_timestamp(trim({{ expr }}), 'yyyy/MM/dd HH:mm'))
+    coalesce(to_timestamp(trim({{ expr }}), 'y-M-d H:m:s'), to_timestamp(trim({{ expr }}), 'y/M/d H:m'))
 {%- endmacro %}
 
 {% macro yes_no(expr) -%}

@@ -14,8 +14,8 @@ select
     extract(year from date_day) as year,
     extract(month from date_day) as month_of_year,
     extract(day from date_day) as day_of_month,
-    isodow(date_day) as iso_weekday,
+    {{ iso_weekday('date_day') }} as iso_weekday,
     weekofyear(date_day) as iso_week,
-    isodow(date_day) >= 6 as is_weekend,
+    {{ iso_weekday('date_day') }} >= 6 as is_weekend,
     date_day = last_day(date_day) as is_month_end
 from days

@@ -4,7 +4,7 @@
 -- (a redelivered partition replaces its rows: pre-hook delete, then delete+insert by key, the
 -- latest business_date winning), and gives the same rows as a full refresh.
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key=['bill_id', 'item_no'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',

@@ -5,7 +5,7 @@
 -- Incremental: a nightly run re-aggregates only the customer-months touched by reading
 -- partitions loaded since the last build, and those of customers whose master changed.
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key=['cons_no', 'billing_month'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',

@@ -6,7 +6,7 @@
 -- customers whose master changed (the version in force may differ); the same rows as a full
 -- refresh.
 {{ config(
-    materialized='incremental',
+    materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='pay_id',
     incremental_strategy='delete+insert',
     on_schema_change='fail',

@@ -1,0 +1,54 @@
+{# Cross-database helpers for the Spark target (docs/spark.md). DuckDB keeps dbt's own
+   implementations; these replace dbt-spark's where they differ from DuckDB in meaning or fail
+   on NULL (dbt-spark wraps its arguments in assert_not_null, so a NULL date raises instead of
+   giving NULL).
+
+   dateadd: timestampadd clamps to the month's last day like DuckDB's `+ interval` (31 Jan + 1
+   month = 28/29 Feb) and, like DuckDB, returns a timestamp.
+   datediff: the number of day / month / year boundaries crossed (DuckDB's date_diff), and whole
+   seconds / minutes / hours between two timestamps. #}
+
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    timestampadd({{ datepart | upper }}, {{ interval }}, {{ from_date_or_timestamp }})
+{%- endmacro %}
+
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    {%- if datepart == 'day' -%}
+        datediff(cast({{ second_date }} as date), cast({{ first_date }} as date))
+    {%- elif datepart == 'month' -%}
+        ((year({{ second_date }}) - year({{ first_date }})) * 12 + month({{ second_date }}) - month({{ first_date }}))
+    {%- elif datepart == 'year' -%}
+        (year({{ second_date }}) - year({{ first_date }}))
+    {%- elif datepart in ('hour', 'minute', 'second') -%}
+        {%- set seconds = {'hour': 3600, 'minute': 60, 'second': 1}[datepart] -%}
+        ((unix_timestamp(cast({{ second_date }} as timestamp)) - unix_timestamp(cast({{ first_date }} as timestamp))) div {{ seconds }})
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("datediff by '" ~ datepart ~ "' is not implemented for Spark in this project") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# ISO weekday, Monday = 1 … Sunday = 7. #}
+{% macro iso_weekday(expr) -%}
+    {{ return(adapter.dispatch('iso_weekday', 'powercrm')(expr)) }}
+{%- endmacro %}
+
+{% macro default__iso_weekday(expr) -%}
+    isodow({{ expr }})
+{%- endmacro %}
+
+{% macro spark__iso_weekday(expr) -%}
+    extract(dayofweek_iso from {{ expr }})
+{%- endmacro %}
+
+{# A text literal, quotes (and on Spark backslashes) escaped. #}
+{% macro sql_string(value) -%}
+    {{ return(adapter.dispatch('sql_string', 'powercrm')(value)) }}
+{%- endmacro %}
+
+{% macro default__sql_string(value) -%}
+    '{{ value | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro spark__sql_string(value) -%}
+    '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
