@@ -109,10 +109,18 @@ class RunLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
             raise PowerCRMError(f"cannot create the lock file {self.path}: {e.strerror}") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            info = _read_holder(fd)
+        deadline = time.monotonic() + 2.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                info = _read_holder(fd)
+                # no holder details: `powercrm status` probing for a moment, or a run that has just
+                # taken the lock; wait briefly before refusing
+                if not info and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
             os.close(fd)
             who = (f"pid {info.get('pid', '?')}, started {info.get('started_at', '?')}, "
                    f"`powercrm {info.get('command', '?')}`") if info else "details not written yet"
