@@ -375,8 +375,8 @@ def _print_status(con, files: WarehouseFiles, last: dict | None) -> None:
 
 
 def cmd_simulate_missing(args: argparse.Namespace) -> int:
-    return _fail(args, "`powercrm simulate` is not available yet: the module powercrm.simulate.cli is missing "
-                       f"({args.import_error})")
+    return _fail(args, "`powercrm simulate` is not available: the module powercrm.simulate.cli is missing or "
+                       f"cannot be imported ({args.import_error})")
 
 
 # --------------------------------------------------------------------------------------- parser
@@ -410,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     try:
         from powercrm.simulate.cli import add_parser as add_simulate
-    except ImportError as e:
+    except Exception as e:  # noqa: BLE001 - a missing or broken simulator must not break `run`
         sim = sub.add_parser("simulate", parents=[common], help="write a synthetic landing folder (not installed yet)",
                              description="The synthetic source system; its module powercrm.simulate is not "
                                          "installed yet.")
