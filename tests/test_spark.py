@@ -73,7 +73,8 @@ def builds(tmp_path_factory) -> dict:
     assert run.returncode in (0, 3), run.stdout[-3000:] + run.stderr[-3000:]
     # Spark: load, seed, run, export in one local session
     parquet = tmp / "spark-parquet"
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "POWERCRM_SPARK_DIR": str(tmp / "spark")}
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "POWERCRM_SPARK_DIR": str(tmp / "spark"),
+           "POWERCRM_SPARK_METASTORE": "memory"}
     t0 = time.perf_counter()
     spark = subprocess.run(
         [str(SPARK_PYTHON), str(REPO / "src" / "powercrm" / "spark_loader.py"), "--landing", str(LANDING),

@@ -55,36 +55,56 @@ D = SPARK
 PUBLISHED_SCHEMAS = ("core", "marts", "audit")
 
 
-def spark_conf(spark_dir: Path) -> dict[str, str]:
-    """The session settings; profiles/profiles.yml (target `spark`) sets the same ones."""
+# How the models read: a failed cast or parse is NULL (as DuckDB's try_*), timestamps have no
+# zone (DuckDB's TIMESTAMP), one-or-two-digit date fields parse (DuckDB's strptime).
+SQL_CONF = {
+    "spark.sql.ansi.enabled": "false",  # dbt-spark sets it too
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.sources.default": "parquet",
+    "spark.sql.legacy.createHiveTableByDefault": "false",
+    "spark.sql.legacy.javaCharsets": "true",  # Spark 4's CSV reader knows GB18030 only through this
+}
+
+
+def metastore_url(spark_dir: Path) -> str:
+    """Derby in `spark_dir/metastore_db`; POWERCRM_SPARK_METASTORE=memory keeps it in memory (one
+    process that loads, builds and exports, as the test does: no metastore I/O, nothing kept)."""
+    if os.environ.get("POWERCRM_SPARK_METASTORE") == "memory":
+        return "jdbc:derby:memory:powercrm;create=true"
+    return f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true"
+
+
+def spark_conf(spark_dir: Path | None) -> dict[str, str]:
+    """The session settings; profiles/profiles.yml (target `spark`) sets the same ones. Without
+    `spark_dir` (a cluster: spark-submit's master, the cluster's metastore and warehouse) only
+    the SQL settings."""
+    if spark_dir is None:
+        return dict(SQL_CONF)
     spark_dir = spark_dir.resolve()
     return {
         "spark.master": os.environ.get("POWERCRM_SPARK_MASTER", "local[2]"),
         "spark.driver.memory": os.environ.get("POWERCRM_SPARK_DRIVER_MEMORY", "2g"),
         "spark.sql.warehouse.dir": str(spark_dir / "tables"),
-        "spark.hadoop.javax.jdo.option.ConnectionURL":
-            f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url(spark_dir),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={spark_dir}",
         "spark.sql.shuffle.partitions": os.environ.get("POWERCRM_SPARK_SHUFFLE_PARTITIONS", "4"),
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.timestampType": "TIMESTAMP_NTZ",
-        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
-        "spark.sql.sources.default": "parquet",
-        "spark.sql.legacy.createHiveTableByDefault": "false",
-        "spark.sql.ansi.enabled": "false",  # dbt-spark sets it too: a failed cast is NULL
-        "spark.sql.legacy.javaCharsets": "true",
+        **SQL_CONF,
         # Derby (the local metastore) cannot filter date partitions: fall back to listing them
-        "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",  # Spark 4's CSV reader knows GB18030 only through this
+        "spark.sql.hive.metastorePartitionPruningFallbackOnException": "true",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
     }
 
 
-def spark_session(spark_dir: Path):
-    """A local Spark session with Hive support on the metastore and warehouse under `spark_dir`."""
+def spark_session(spark_dir: Path | None):
+    """A local Spark session with Hive support on the metastore and warehouse under `spark_dir`;
+    without it, the session spark-submit configured (a cluster's), with the SQL settings."""
     from pyspark.sql import SparkSession
 
-    spark_dir.mkdir(parents=True, exist_ok=True)
+    if spark_dir is not None:
+        spark_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # machines without a resolvable hostname
     builder = SparkSession.builder.appName("powercrm").enableHiveSupport()
     for key, value in spark_conf(spark_dir).items():
@@ -432,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landing", type=Path, required=True, help="the landing folder (SOURCE_EXTRACTS.md)")
     ap.add_argument("--spark-dir", type=Path, default=Path(os.environ.get("POWERCRM_SPARK_DIR", "warehouse/spark")),
                     help="metastore and warehouse folder (POWERCRM_SPARK_DIR; default warehouse/spark)")
+    ap.add_argument("--cluster", action="store_true",
+                    help="run under spark-submit on a cluster: its master, metastore and warehouse, no local "
+                         "metastore (--build then runs dbt's session target inside that driver, docs/spark.md)")
     ap.add_argument("--run-id", default=datetime.now().strftime("spark-%Y%m%dT%H%M%S"))
     ap.add_argument("--only", help="comma-separated extracts to load")
     ap.add_argument("--force-from", type=date.fromisoformat, help="reload partitions from this business date on")
@@ -441,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="then write core, marts and audit as Parquet folders DIR/<schema>/<table>/")
     args = ap.parse_args(argv)
 
-    spark = spark_session(args.spark_dir)
+    spark = spark_session(None if args.cluster else args.spark_dir)
     only = set(args.only.split(",")) if args.only else None
 
     def progress(name: str, results: list[PartitionResult]) -> None:
