@@ -37,6 +37,7 @@ def parquet_tables(parquet_dir: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEM
 def import_parquet(parquet_dir: Path, db_path: Path, schemas: tuple[str, ...] = PUBLISHED_SCHEMAS) -> int:
     """A DuckDB file with one table per Parquet folder (replaced when it exists). -> tables."""
     db_path.unlink(missing_ok=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     tables = parquet_tables(parquet_dir, schemas)
     if not tables:
         raise FileNotFoundError(f"no Parquet tables under {parquet_dir}/<{'|'.join(schemas)}>/<table>/")
