@@ -6,7 +6,8 @@
 -- in force at the snapshot date.
 -- Late-payment penalty (违约金) on the arrears, for each overdue day: residential 0.1 % a day;
 -- other customers 0.2 % a day up to 31 December of the due date's year and 0.3 % a day after;
--- rounded half-up to 0.01 per receivable; a positive penalty under 1 yuan is 1 yuan.
+-- rounded half-up to 0.01 per receivable; a positive penalty under 1 yuan is 1 yuan (before
+-- rounding: 0.004 yuan is a positive penalty too, as the supply rules' 不足1元按1元 says).
 with snapshots as (
     select snapshot_date from {{ ref('int_snapshot_dates') }}
 ),
@@ -79,10 +80,11 @@ penalised as (
     select
         with_customer.*,
         case
-            when with_customer.arrears_yuan <= 0 then cast(0 as decimal(18, 2))
+            when with_customer.arrears_yuan <= 0 then cast(0 as decimal(38, 10))
             when with_customer.elec_type = '100'
-                then {{ round_money('with_customer.arrears_yuan * 0.001 * with_customer.days_overdue') }}
-            else {{ round_money('with_customer.arrears_yuan * (0.002 * with_customer.days_within_year + 0.003 * with_customer.days_after_year)') }}
+                then cast(with_customer.arrears_yuan as decimal(38, 10)) * 0.001 * with_customer.days_overdue
+            else cast(with_customer.arrears_yuan as decimal(38, 10))
+                * (0.002 * with_customer.days_within_year + 0.003 * with_customer.days_after_year)
         end as penalty_raw_yuan
     from with_customer
 )
@@ -113,6 +115,7 @@ select
         when days_overdue <= 365 then '181-365'
         else '>365'
     end as ageing_bucket,
-    cast(case when penalty_raw_yuan > 0 and penalty_raw_yuan < 1 then 1 else penalty_raw_yuan end
-        as decimal(18, 2)) as penalty_accrued_yuan
+    -- 不足1元按1元: any positive penalty under 1 yuan (even one that would round to 0.00) is 1 yuan
+    case when penalty_raw_yuan > 0 and penalty_raw_yuan < 1 then cast(1 as decimal(18, 2))
+         else {{ round_money('penalty_raw_yuan') }} end as penalty_accrued_yuan
 from penalised
