@@ -29,6 +29,8 @@ def published(tmp_path_factory) -> Path:
     assert run.returncode == 3, run.stdout[-3000:] + run.stderr[-3000:]
     assert "payment/2024-11-15" in run.stdout + run.stderr
     assert out.is_file()
+    report = out.with_name("powercrm.quality.html")
+    assert report.is_file() and "http://" not in report.read_text(encoding="utf-8")
     return out
 
 

@@ -186,6 +186,8 @@ def print_summary(report: RunReport, out=None) -> None:
         p(f"  published   {pub.published} ({_human_bytes(pub.bytes)}; tables: {schemas})")
         if pub.kept_previous:
             p(f"  previous    {pub.kept_previous} (powercrm rollback puts it back)")
+    if report.quality_report is not None:
+        p(f"  quality     {report.quality_report} (every check, its history and failing examples)")
     if report.phases:
         p("  time        " + ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
           + f"; total {sum(report.phases.values()):.1f}s")

@@ -338,6 +338,7 @@ class RunReport:
     blocking: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     published: PublishResult | None = None
+    quality_report: Path | None = None
     data_date: date | None = None
     phases: dict[str, float] = field(default_factory=dict)
     exit_code: int = EXIT_FAILED
@@ -477,6 +478,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
                 raise PowerCRMError(f"the quality checks could not run on {files.work}: {_reason(e)}") from e
             report.blocking += list(outcome.blocking)
             report.warnings += list(outcome.warnings)
+            _write_quality_report(report)
     if report.blocking:
         report.exit_code = EXIT_BLOCKED
         return
@@ -495,6 +497,16 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
         finally:
             con.close()
     report.exit_code = EXIT_REJECTED if report.load.rejected else EXIT_OK
+
+
+def _write_quality_report(report: RunReport) -> None:
+    """`<stem>.quality.html` beside the published file, blocked runs included (that is when it is read)."""
+    try:
+        from powercrm.quality.report import write_report
+
+        report.quality_report = write_report(report.files.work, report.files.quality_report, run_id=report.run_id)
+    except Exception as e:  # noqa: BLE001 - the page is for people; the gate's verdict stands without it
+        report.warnings.append(f"the quality report {report.files.quality_report} could not be written: {_reason(e)}")
 
 
 def _write_last_run(report: RunReport) -> None:

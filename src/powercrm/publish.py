@@ -86,6 +86,10 @@ class WarehouseFiles:
         return self._sibling(".rolledback.duckdb")
 
     @property
+    def quality_report(self) -> Path:
+        return self._sibling(".quality.html")
+
+    @property
     def lock(self) -> Path:
         return self._sibling(".lock")
 
