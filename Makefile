@@ -31,7 +31,7 @@ venv: $(STAMP)
 # reinstall only when the venv is missing or pyproject.toml is newer than the stamp
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,dashboard]'
 	@touch $(STAMP)
 
 simulate: venv
@@ -76,7 +76,8 @@ lint: venv
 
 dev: venv
 	@mkdir -p .dagster_home
-	DAGSTER_HOME="$(CURDIR)/.dagster_home" $(BIN)/dagster dev -m orchestration.definitions
+	DAGSTER_HOME="$(CURDIR)/.dagster_home" POWERCRM_LANDING=$(LANDING) POWERCRM_WAREHOUSE=$(WAREHOUSE) \
+	  $(BIN)/dagster dev -m orchestration.definitions
 
 # dbt docs against the built working database (env POWERCRM_WORK_DB, default $(WORK_DB)), with the
 # manifest and catalog inlined (--static) so docs/site/index.html opens from disk without a server.
