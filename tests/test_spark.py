@@ -194,3 +194,108 @@ def test_spark_published_file_passes_the_conformance_sample(builds):
                           str(CONFORMANCE / "expected"), "--verbose", "10"], capture_output=True, text=True)
     assert "pii_ok=yes" in res.stdout, res.stdout[-4000:]
     assert res.stdout.strip().splitlines()[-1].startswith("tables_ok=14/14 figures_mismatched=0"), res.stdout[-4000:]
+
+
+# ------------------------------------------------------------------ the loader's rules, on both engines
+
+def _tricky_landing(landing: Path) -> None:
+    """Deliveries that exercise every rule and reader path of SOURCE_EXTRACTS.md."""
+    from landing_factory import customer, payment, write_partition
+
+    write_partition(landing, "payment", "2024-03-05", [
+        payment("P1"),
+        payment("P2", amount="12,34"),                      # unparseable number
+        payment("P3", channel="ＷＥＣＨＡＴ "),               # full-width + space: a known code
+        payment("", amount="1.00"),                         # missing key
+        payment("P4", pay_time="2024/03/05 10:00"),         # the second timestamp format
+        payment("P5", pay_time="2024-3-5 9:00:00"),         # one-digit fields
+        payment("P6", pay_time="2024-02-30 10:00:00"),      # no such day
+        payment("P7", channel="CASH"),                      # unknown code
+        payment("P8"), payment("P8", amount="11.00"),       # conflicting duplicate
+        payment("P9"), payment("P9"),                       # exact duplicate: loaded, deduplicated in staging
+        payment("P10", amount="7\n"),                       # a line break after the number
+        payment("P11", amount=" -3.5 ", penalty_amount=".5"),
+    ])
+    header = "pay_id,cons_no,bill_id,pay_time,channel,amount,penalty_amount,reversal_of\n"
+    write_partition(landing, "payment", "2024-03-06", raw_text=header
+                    + 'P20,3100000001,,2024-03-06 10:00:00,WECHAT,1.00,,\n'
+                    + '"P21","3100000001","B ""x""\nline",2024-03-06 11:00:00,APP,2.00,,\n'
+                    + 'P22,3100000001,,2024-03-06 12:00:00,ALIPAY,,,\n')
+    write_partition(landing, "payment", "2024-03-07", [payment("P30"), payment("P31", channel="KIOSK")], fmt="csv.gz")
+    write_partition(landing, "payment", "2024-03-08", [payment("P40"), payment("P41", amount="x")], fmt="parquet")
+    write_partition(landing, "payment", "2024-03-09", [payment("P50")], bad_sha=True)
+    write_partition(landing, "payment", "2024-03-10", [payment("P60")], rows_delta=1)
+    write_partition(landing, "payment", "2024-03-11", [payment("P70")], manifest=False)
+    write_partition(landing, "cust", "2024-03-01", [
+        customer("3100000001"), customer("3100000002", name="李四", voltage="K99"),
+        customer("3100000003", name="王五", elec_type="２００", open_date="2010-5-1"),
+    ], encoding="gb18030", crlf=True)
+
+
+def _duckdb_load(landing: Path, db: Path) -> None:
+    from powercrm.ingest.loader import load_landing
+
+    with duckdb.connect(str(db)) as con:
+        load_landing(con, landing, "duckdb-run")
+
+
+def _spark_load(landing: Path, spark_dir: Path, out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("POWERCRM_SPARK_METASTORE", None)  # two runs share the metastore on disk
+    shutil.rmtree(out, ignore_errors=True)
+    return subprocess.run(
+        [str(SPARK_PYTHON), str(REPO / "src" / "powercrm" / "spark_loader.py"), "--landing", str(landing),
+         "--spark-dir", str(spark_dir), "--export-parquet", str(out), "--export-schemas", "raw,meta"],
+        capture_output=True, text=True, cwd=REPO, env=env)
+
+
+LOADER_QUERIES = {
+    "partitions": "select extract, business_date, manifest_sha256, status, rows_in, rows_loaded, rows_quarantined "
+                  "from {meta}partitions",
+    "load_log": "select run_n, extract, business_date, status, rows_in, rows_loaded, rows_quarantined from ("
+                "select *, dense_rank() over (order by loaded_at) as run_n from {meta}load_log)",
+    "quarantine": "select extract, business_date, file, record_no, reason, raw_text, key_text from {meta}quarantine",
+    "raw.payment": "select * exclude (_loaded_at, _extract) from {raw}payment",
+    "raw.cust": "select * exclude (_loaded_at, _extract) from {raw}cust",
+}
+
+
+def _loader_tables(duck_db: Path, spark_out: Path) -> tuple[dict, dict]:
+    d, s = {}, {}
+    with duckdb.connect(str(duck_db), read_only=True) as con:
+        for name, sql in LOADER_QUERIES.items():
+            d[name] = sorted(con.execute(f"select * from ({sql.format(meta='meta.', raw='raw.')}) order by all")
+                             .fetchall(), key=repr)
+    with duckdb.connect() as con:
+        for folder in ("meta/partitions", "meta/load_log", "meta/quarantine", "raw/payment", "raw/cust"):
+            schema, table = folder.split("/")
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(f"create view {schema}.{table} as select * from read_parquet('{spark_out / folder}/*.parquet')")
+        for name, sql in LOADER_QUERIES.items():
+            cols = [c[0] for c in duckdb.connect(str(duck_db), read_only=True).execute(
+                f"select * from ({sql.format(meta='meta.', raw='raw.')}) limit 0").description]
+            s[name] = sorted(con.execute(
+                f"select {', '.join(cols)} from ({sql.format(meta='meta.', raw='raw.')}) order by all").fetchall(),
+                key=repr)
+    return d, s
+
+
+def test_spark_loader_applies_the_duckdb_loaders_rules(tmp_path):
+    """The same landing, loaded twice by each loader (the second time with one partition redelivered
+    smaller and a rejected one fixed): the same raw rows, quarantine, partitions and load log."""
+    from landing_factory import payment, write_partition
+
+    landing, duck_db, spark_dir, out = tmp_path / "landing", tmp_path / "w.duckdb", tmp_path / "spark", tmp_path / "pq"
+    _tricky_landing(landing)
+    for run in (1, 2):
+        if run == 2:
+            write_partition(landing, "payment", "2024-03-05", [payment("P1", amount="99.00"), payment("P2", amount="x")])
+            write_partition(landing, "payment", "2024-03-09", [payment("P50")])
+        _duckdb_load(landing, duck_db)
+        res = _spark_load(landing, spark_dir, out)
+        assert res.returncode == 3, res.stdout[-3000:] + res.stderr[-3000:]  # rejected partitions remain
+        d, s = _loader_tables(duck_db, out)
+        for name in LOADER_QUERIES:
+            assert s[name] == d[name], f"run {run}, {name}:\nduckdb {d[name]}\nspark  {s[name]}"
+    assert any(r[3] == "UNCHANGED" for r in d["load_log"])
+    assert ("payment", "2024-03-05") in {(r[0], str(r[1])) for r in d["quarantine"]}

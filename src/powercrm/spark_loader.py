@@ -462,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="then run dbt on the same session: 'build' (default), or e.g. 'seed+run'")
     ap.add_argument("--export-parquet", type=Path, metavar="DIR",
                     help="then write core, marts and audit as Parquet folders DIR/<schema>/<table>/")
+    ap.add_argument("--export-schemas", default=",".join(PUBLISHED_SCHEMAS),
+                    help="the schemas --export-parquet writes (default: core,marts,audit)")
     args = ap.parse_args(argv)
 
     spark = spark_session(None if args.cluster else args.spark_dir)
@@ -490,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             if not ok:
                 return 1
     if args.export_parquet:
-        written = export_parquet(spark, args.export_parquet)
+        written = export_parquet(spark, args.export_parquet, tuple(args.export_schemas.split(",")))
         print(f"export: {len(written)} tables and views to {args.export_parquet}", flush=True)
     return rc
 
