@@ -69,7 +69,7 @@ $(SPARK_STAMP):
 spark-venv: $(SPARK_STAMP)
 
 spark-test: venv spark-venv
-	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/pytest -q -s tests/test_spark.py
+	SPARK_LOCAL_IP=127.0.0.1 POWERCRM_SPARK_TEST_DBT=build $(BIN)/pytest -q -s tests/test_spark.py
 
 lint: venv
 	$(BIN)/ruff check .
