@@ -15,17 +15,14 @@ Four customers over three billing months (data date 2024-04-10):
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_helpers import build_warehouse
 from landing_factory import customer as _customer
 from landing_factory import payment, write_partition
-
-from powercrm.ingest.loader import load_landing
-from powercrm.pipeline import _close_dbt_connections
 
 REPO = Path(__file__).resolve().parents[1]
 D = dt.date
@@ -126,20 +123,7 @@ def core(tmp_path_factory):
     ])
     write_partition(landing, "payment", "2024-04-10", [
         payment("P11", "200.00", "3100000002", "BANK_DEBIT", "2024-04-10 08:00:00", "B6")])
-    work = tmp / "w.duckdb"
-    con = duckdb.connect(str(work))
-    summary = load_landing(con, landing, "test")
-    con.close()
-    assert not summary.rejected
-    from dbt.cli.main import dbtRunner
-
-    os.environ["POWERCRM_WORK_DB"] = str(work)
-    res = dbtRunner().invoke([
-        "build", "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"), "--target-path",
-        str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none",
-        "--select", "+dim_customer +fct_bill +fct_arrears_snapshot +fct_payment", "--indirect-selection", "cautious"])
-    _close_dbt_connections()
-    assert res.success, [(r.node.name, r.message) for r in res.result.results if r.status not in ("success", "pass")]
+    work = build_warehouse(tmp, landing, ["dim_customer", "fct_bill", "fct_arrears_snapshot", "fct_payment"])
     con = duckdb.connect(str(work), read_only=True)
     yield con
     con.close()

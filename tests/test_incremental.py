@@ -9,16 +9,15 @@ compared, row for row, with a full refresh of the same data.
 from __future__ import annotations
 
 import hashlib
-import os
 import json
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_helpers import dbt
 
 from powercrm.ingest.loader import load_landing
-from powercrm.pipeline import _close_dbt_connections
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "landing"
@@ -34,15 +33,7 @@ pytestmark = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conf
 
 
 def _dbt(work_db: Path, tmp: Path, *extra: str) -> None:
-    from dbt.cli.main import dbtRunner
-
-    os.environ["POWERCRM_WORK_DB"] = str(work_db)
-    res = dbtRunner().invoke([
-        "run", "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"),
-        "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none",
-        "--select", " ".join(f"+{f}" for f in FACTS), *extra])
-    _close_dbt_connections()
-    assert res.success, res.exception
+    dbt(tmp, work_db, "run", "--select", " ".join(f"+{f}" for f in FACTS), *extra)
 
 
 def _rewrite(part: Path, name: str, text: str) -> None:

@@ -25,15 +25,13 @@ K8 300 (2024-10, 2024-12, 2025-01), K4 50; total 3350. Share before: K6 0 → A,
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_helpers import build_warehouse
 from landing_factory import customer, payment, write_partition
-
-from powercrm.ingest.loader import load_landing
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ["customer_credit", "customer_segment", "customer_segment_history", "dim_segment"]
@@ -108,32 +106,9 @@ def write_landing(landing: Path) -> None:
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    from dbt.cli.main import dbtRunner
-
     tmp = tmp_path_factory.mktemp("marts_credit")
-    landing = tmp / "landing"
-    write_landing(landing)
-    work_db = tmp / "w.duckdb"
-    con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "test")
-    con.close()
-    assert not summary.rejected, [r.message for r in summary.rejected]
-    old = os.environ.get("POWERCRM_WORK_DB")
-    os.environ["POWERCRM_WORK_DB"] = str(work_db)
-    try:
-        res = dbtRunner().invoke([
-            "build", "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"),
-            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none",
-            "--indirect-selection", "cautious", "--select", " ".join(f"+{m}" for m in MODELS)])
-    finally:
-        if old is None:
-            os.environ.pop("POWERCRM_WORK_DB", None)
-        else:
-            os.environ["POWERCRM_WORK_DB"] = old
-    assert res.success, [(r.node.name, r.status, r.message) for r in (res.result or []) if r.status not in
-                         ("success", "pass")]
-    # dbt-duckdb keeps its in-process connection open: a second one must use the same settings
-    con = duckdb.connect(str(work_db))
+    write_landing(tmp / "landing")
+    con = duckdb.connect(str(build_warehouse(tmp, tmp / "landing", MODELS)), read_only=True)
     yield con
     con.close()
 

@@ -20,14 +20,12 @@ customers); no row for T4 in 2024-01 nor for T1 in 2023-01.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_helpers import dbt, load
 from landing_factory import customer, write_partition
-
-from powercrm.ingest.loader import load_landing
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("sales_volume_monthly", "line_loss_monthly", "line_loss_station_monthly", "line_loss_county_monthly",
@@ -157,35 +155,11 @@ def write_landing(landing: Path) -> None:
                         [dict(tg_id=tg, billing_month=m, supply_kwh=kwh, is_estimated="N") for m, tg, kwh in rows])
 
 
-def dbt(tmp: Path, work_db: Path, *args: str) -> None:
-    from dbt.cli.main import dbtRunner
-
-    from powercrm.pipeline import _close_dbt_connections
-
-    old = os.environ.get("POWERCRM_WORK_DB")
-    os.environ["POWERCRM_WORK_DB"] = str(work_db)
-    try:
-        res = dbtRunner().invoke([
-            *args, "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"),
-            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none"])
-    finally:
-        _close_dbt_connections()
-        if old is None:
-            os.environ.pop("POWERCRM_WORK_DB", None)
-        else:
-            os.environ["POWERCRM_WORK_DB"] = old
-    failed = [f"{r.node.name}: {r.status} {r.message}" for r in getattr(res.result, "results", None) or []
-              if str(r.status) not in ("success", "pass")]
-    assert res.success and not failed, (res.exception, failed)
-
-
 def build(tmp: Path, models: tuple[str, ...], dims: tuple[str, ...], folders: tuple[str, ...]) -> Path:
     """Load the landing folder, build the marts and what they read, then run the dbt tests written
     in the marts' folders (keys, codes, reconciliation); other layers are tested by their owners."""
     work_db = tmp / "w.duckdb"
-    con = duckdb.connect(str(work_db))
-    load_landing(con, tmp / "landing", "test")
-    con.close()
+    load(tmp / "landing", work_db)
     dbt(tmp, work_db, "build", "--exclude-resource-type", "test", "unit_test",
         "--select", " ".join(f"+{m}" for m in models + dims))
     dbt(tmp, work_db, "test", "--indirect-selection", "empty", "--select", *(f"path:{f}" for f in folders))
