@@ -198,22 +198,54 @@ def dbt_timing(path: Path, top: int = 15) -> dict:
             "slowest_tests": [[n, s] for _t, n, s, _st in tests], "nodes": len(nodes)}
 
 
+def dbt_project() -> Path:
+    return Path(os.environ.get("POWERCRM_DBT_PROJECT_DIR") or ROOT)
+
+
+def candidate_project(src: Path, dst: Path, memory_limit: str | None) -> Path:
+    """A copy of the dbt project `src` (optionally with a DuckDB memory_limit in its profile) for
+    `powercrm run` to use through POWERCRM_DBT_PROJECT_DIR: benchmark a change before it is merged."""
+    dst.mkdir(parents=True)
+    for name in ("dbt_project.yml", "packages.yml", "dependencies.yml"):
+        if (src / name).is_file():
+            shutil.copy2(src / name, dst / name)
+    for name in ("models", "macros", "seeds", "data-tests", "analyses", "snapshots", "profiles", "dbt_packages"):
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name)
+    if memory_limit:
+        prof = dst / "profiles" / "profiles.yml"
+        text = prof.read_text()
+        if "memory_limit" in text:
+            raise SystemExit(f"{prof} already sets memory_limit")
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() == "settings:":
+                indent = len(lines[i + 1]) - len(lines[i + 1].lstrip())
+                lines.insert(i + 1, " " * indent + f"memory_limit: {memory_limit!r}")
+                break
+        else:
+            raise SystemExit(f"{prof} has no settings: block to add memory_limit to")
+        prof.write_text("\n".join(lines) + "\n")
+    return dst
+
+
 def three_marts_powercrm(landing: Path, wdir: Path) -> dict:
     """PowerCRM from raw to the three marts: loader (the extracts they need) + dbt build --select."""
     wdir.mkdir(parents=True, exist_ok=True)
     work = wdir / "three.work.duckdb"
     env = dict(os.environ, POWERCRM_WORK_DB=str(work))
+    root = dbt_project()
     select = " ".join(f"+{t}" for t in THREE)
     ls = subprocess.run([venv_bin("dbt"), "ls", "--select", *select.split(), "--resource-type", "source",
-                         "--output", "name", "-q", "--project-dir", str(ROOT), "--profiles-dir",
-                         str(ROOT / "profiles"), "--target-path", str(wdir / "target"), "--log-path",
+                         "--output", "name", "-q", "--project-dir", str(root), "--profiles-dir",
+                         str(root / "profiles"), "--target-path", str(wdir / "target"), "--log-path",
                          str(wdir / "logs")], capture_output=True, text=True, env=env)
     extracts = sorted({ln.strip().split(".", 1)[1] for ln in ls.stdout.splitlines()
                        if ln.strip().startswith("raw.")})
     load_m, load_d = worker("load", landing, work, *extracts)
     dbt_m = run([venv_bin("dbt"), "build", "--select", *select.split(), "--exclude-resource-type", "test",
-                 "--exclude-resource-type", "unit_test", "--project-dir", str(ROOT), "--profiles-dir",
-                 str(ROOT / "profiles"), "--target-path", str(wdir / "target"), "--log-path", str(wdir / "logs"),
+                 "--exclude-resource-type", "unit_test", "--project-dir", str(root), "--profiles-dir",
+                 str(root / "profiles"), "--target-path", str(wdir / "target"), "--log-path", str(wdir / "logs"),
                  "--no-use-colors"], env=env)
     return {"extracts": extracts, "load_seconds": load_m.seconds, "load_peak_rss_bytes": load_m.peak_rss_bytes,
             "load": load_d, "dbt_seconds": dbt_m.seconds, "dbt_peak_rss_bytes": dbt_m.peak_rss_bytes,
@@ -487,7 +519,7 @@ def summary(results: Path) -> str:
             r = json.loads(p.read_text())
         except ValueError:
             continue
-        if r.get("full", {}).get("pipeline_seconds"):
+        if r.get("full", {}).get("pipeline_seconds") and not r.get("dbt_project"):  # candidates: not the project
             runs[r["customers"]] = r | {"_file": p.name}
     L = ["# PowerCRM benchmark: scaling (latest run of each size)\n",
          "Seconds per million bill lines (bill_item rows): constant across sizes means linear growth.\n",
@@ -537,6 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold", type=int, default=10, help="cold runs per query (default 10)")
     ap.add_argument("--warm", type=int, default=20, help="warm runs per query (default 20)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (landing, warehouse)")
+    ap.add_argument("--label", help="appended to the size in the result file names (e.g. candidate)")
+    ap.add_argument("--dbt-project", type=Path, help="benchmark this dbt project instead of the repository's "
+                                                     "(a candidate change; passed as POWERCRM_DBT_PROJECT_DIR)")
+    ap.add_argument("--duckdb-memory-limit", metavar="SIZE",
+                    help="run dbt with this DuckDB memory_limit (e.g. 6GB): a copy of the project whose profile "
+                         "sets it (the loader and quality gate keep DuckDB's default)")
     ap.add_argument("--summary", action="store_true", help="only rebuild bench/results/SUMMARY.md and exit")
     ap.add_argument("--render", type=Path, nargs="+", metavar="JSON",
                     help="only re-render the markdown of earlier runs from their JSON and exit")
@@ -555,6 +593,8 @@ def main(argv: list[str] | None = None) -> int:
 
     customers = args.customers or SIZES[args.size]
     size = args.size if not args.customers else f"{args.customers // 1000}k"
+    if args.label:
+        size += f"-{args.label}"
     work = args.work or Path(os.environ.get("POWERCRM_BENCH_WORK") or f"/tmp/powercrm-bench/{size}")
     if work.exists():
         if not (work / MARKER).exists():
@@ -588,6 +628,14 @@ def main(argv: list[str] | None = None) -> int:
         base.with_suffix(".json").write_text(json.dumps(r, indent=1, default=str, ensure_ascii=False))
         base.with_suffix(".md").write_text(markdown(r))
 
+    if args.dbt_project or args.duckdb_memory_limit:
+        src = (args.dbt_project or ROOT).resolve()
+        proj = candidate_project(src, work / "dbt_project", args.duckdb_memory_limit)
+        os.environ["POWERCRM_DBT_PROJECT_DIR"] = str(proj)
+        r["dbt_project"] = {"source": str(src), "memory_limit": args.duckdb_memory_limit}
+        r["notes"].append(f"dbt project: a copy of {src}" + (
+            f" with DuckDB memory_limit {args.duckdb_memory_limit}" if args.duckdb_memory_limit else "")
+            + " (not the repository's project as committed)")
     say(f"{size}: {customers:,} customers × {args.months} months in {work}; machine "
         f"{r['machine']['cores']} cores, {fb(r['machine']['memory_bytes'])}, load average "
         f"{r['machine']['loadavg_start'][0]:.1f}")
