@@ -15,7 +15,9 @@ items as (
         sum(case when item = 'FUND' then amount_yuan else 0 end) as fund_yuan,
         sum(amount_yuan) as items_yuan,
         count(*) as items
-    from {{ ref('stg_marketing__bill_items') }}
+    -- the lines already deduplicated and materialised (incrementally) in fct_bill_line: one
+    -- scan of a table instead of the staging view's window over every delivered line
+    from {{ ref('fct_bill_line') }}
     group by bill_id
 ),
 
