@@ -519,7 +519,8 @@ def summary(results: Path) -> str:
             r = json.loads(p.read_text())
         except ValueError:
             continue
-        if r.get("full", {}).get("pipeline_seconds") and not r.get("dbt_project"):  # candidates: not the project
+        cand = (r.get("dbt_project") or {}).get("source") not in (None, str(ROOT))
+        if r.get("full", {}).get("pipeline_seconds") and not cand:  # candidate projects are not the project
             runs[r["customers"]] = r | {"_file": p.name}
     L = ["# PowerCRM benchmark: scaling (latest run of each size)\n",
          "Seconds per million bill lines (bill_item rows): constant across sizes means linear growth.\n",
@@ -543,7 +544,8 @@ def summary(results: Path) -> str:
                  f"{fs(ph.get('quality'))} | {fs(pub)} | {fs(f['pipeline_seconds'])} | "
                  f"{fs(f['pipeline_seconds'] / (lines / 1e6)) if lines else '–'} | {fs(fl)} | "
                  f"{fr(ratio(f['pipeline_seconds'], fl))} | {fb(f.get('peak_rss_bytes'))} | {fs(inc)} | {fs(worst)} | "
-                 f"{fr(sp, 2)} | {r['_file']} |")
+                 f"{fr(sp, 2)} | {r['_file']}"
+                 + (f" (dbt memory_limit {r['dbt_project']['memory_limit']})" if r.get("dbt_project") else "") + " |")
     return "\n".join(L) + "\n"
 
 
