@@ -97,15 +97,45 @@ def _stage_table(ext: Extract) -> str:
 def _create_stage(con: duckdb.DuckDBPyConnection, ext: Extract) -> str:
     table = _stage_table(ext)
     cols = ", ".join(f"{q(c)} varchar" for c in ext.column_names)
-    con.execute(f"create temp table if not exists {table} ({cols}, _file varchar, _record_no bigint, _seq integer)")
+    # `_fid`: the file (see _Files); `_record_no`: the row's number in the read that staged it,
+    # the file's first record being _Files.first[_fid]
+    con.execute(f"create temp table if not exists {table} ({cols}, _fid integer, _record_no bigint, _seq integer)")
     return table
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, entry: dict,
-                tmpdir: str, seq: int) -> tuple[str, int]:
-    """Append one file's records to the extract's stage table (all text, `_file`, `_record_no`,
-    `_seq`). -> (file label, records). Raises RejectedPartition when the file disagrees with its
-    manifest; the caller then removes the partition's staged rows."""
+class _Files:
+    """The batch's staged files: id -> label, and the number its first record got in its read
+    (1 for a file read alone; a batched read numbers the records of all its files in a row)."""
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        self.first: dict[int, int] = {}
+
+    def add(self, label: str) -> int:
+        self.labels.append(label)
+        return len(self.labels) - 1
+
+    def values_sql(self, fids: list[int]) -> str:
+        return "(values " + ", ".join(
+            f"({i}, {lit(self.labels[i])}, {self.first.get(i, 1) - 1})" for i in fids) + ") as f(_fid, _file, _off)"
+
+
+CSV_OPTIONS = ("header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+               "encoding = 'utf-8', strict_mode = true, max_line_size = 16777216")
+
+
+def _csv_columns(header: list[str]) -> str:
+    return "{" + ", ".join(f"{lit(f'c{i}')}: 'VARCHAR'" for i in range(len(header))) + "}"
+
+
+def _csv_select(ext: Extract, header: list[str]) -> str:
+    return ", ".join((f"c{header.index(c)}" if c in header else "cast(null as varchar)") for c in ext.column_names)
+
+
+def _precheck_file(ext: Extract, part: Partition, entry: dict) -> tuple[str, Path, int, str, list[str] | None]:
+    """What is checked before a file is read: it exists, the manifest's row count is a number,
+    the sha256 agrees, and a CSV's header has the key columns.
+    -> (label, path, expected records, encoding, CSV header or None for parquet)."""
     name = entry["name"]
     path = part.path / name
     label = f"{part.extract}/{part.business_date.isoformat()}/{name}"
@@ -120,9 +150,45 @@ def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, e
         raise RejectedPartition(f"{label}: sha256 {digest[:12]}… does not match the manifest's "
                                 f"{str(entry['sha256'])[:12]}… (file changed or truncated)")
     encoding = str(entry.get("encoding", "utf-8")).lower()
+    header = None
+    if name.endswith(".csv") or name.endswith(".csv.gz"):
+        try:
+            header = _header(path, encoding)
+        except UnicodeDecodeError as e:
+            raise RejectedPartition(f"{label}: not valid {encoding} ({e.reason} at byte {e.start})") from e
+        except (OSError, EOFError) as e:  # e.g. a .gz that is not gzip
+            raise RejectedPartition(f"{label}: cannot be read ({e})") from e
+        if encoding != "gb18030":  # GB18030: after the transcoding (its errors come first)
+            _check_header(ext, label, header)
+    elif not name.endswith(".parquet"):
+        raise RejectedPartition(f"{label}: unsupported file type (expected .csv, .csv.gz or .parquet)")
+    return label, path, expected_rows, encoding, header
+
+
+def _check_header(ext: Extract, label: str, header: list[str]) -> None:
+    if not header:
+        raise RejectedPartition(f"{label}: empty file (no header row)")
+    missing_key = [c for c in ext.key if c not in header]
+    if missing_key:
+        raise RejectedPartition(f"{label}: header lacks key column(s) {', '.join(missing_key)}")
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, entry: dict,
+                tmpdir: str, seq: int, files: _Files) -> tuple[str, int]:
+    """Append one file's records to the extract's stage table (all text, `_fid`, `_record_no`,
+    `_seq`). -> (file label, records). Raises RejectedPartition when the file disagrees with its
+    manifest; the caller then removes the partition's staged rows."""
+    label, path, expected_rows, encoding, header = _precheck_file(ext, part, entry)
+    return _read_file(con, ext, label, path, expected_rows, encoding, header, entry, tmpdir, seq, files.add(label))
+
+
+def _read_file(con: duckdb.DuckDBPyConnection, ext: Extract, label: str, path: Path, expected_rows: int,
+               encoding: str, header: list[str] | None, entry: dict, tmpdir: str, seq: int,
+               fid: int) -> tuple[str, int]:
+    """One (prechecked) file read alone into the stage table, its rows tagged `fid`."""
     table = _create_stage(con, ext)
     spec = ext.column_names
-    if name.endswith(".parquet"):
+    if header is None:  # parquet
         try:
             have = [r[0].lower() for r in con.execute(
                 f"describe select * from read_parquet({lit(str(path))})").fetchall()]
@@ -131,33 +197,30 @@ def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, e
         sel = ", ".join(
             (f"cast({q(c)} as varchar)" if c in have else "cast(null as varchar)") for c in spec)
         rows = con.execute(
-            f"insert into {table} select {sel}, {lit(label)}, file_row_number + 1, {seq} "
+            f"insert into {table} select {sel}, {fid}, file_row_number + 1, {seq} "
             f"from read_parquet({lit(str(path))}, file_row_number = true)").fetchone()[0]
-    elif name.endswith(".csv") or name.endswith(".csv.gz"):
+    else:
         src = path
         try:
-            header = _header(path, encoding)
             if encoding == "gb18030":
                 src = _transcode(path, tmpdir)
         except UnicodeDecodeError as e:
             raise RejectedPartition(f"{label}: not valid {encoding} ({e.reason} at byte {e.start})") from e
         except (OSError, EOFError) as e:  # e.g. a .gz that is not gzip
             raise RejectedPartition(f"{label}: cannot be read ({e})") from e
-        if not header:
-            raise RejectedPartition(f"{label}: empty file (no header row)")
-        missing_key = [c for c in ext.key if c not in header]
-        if missing_key:
-            raise RejectedPartition(f"{label}: header lacks key column(s) {', '.join(missing_key)}")
-        cols = "{" + ", ".join(f"{lit(f'c{i}')}: 'VARCHAR'" for i in range(len(header))) + "}"
+        if encoding == "gb18030":
+            try:
+                _check_header(ext, label, header)
+            except RejectedPartition:
+                src.unlink(missing_ok=True)
+                raise
         comp = "gzip" if src.name.endswith(".gz") else "none"
-        sel = ", ".join((f"c{header.index(c)}" if c in header else "cast(null as varchar)") for c in spec)
         try:
             # insertion order is preserved, so row_number() over () is the record's position in the file
             rows = con.execute(
-                f"insert into {table} select {sel}, {lit(label)}, row_number() over (), {seq} "
-                f"from read_csv({lit(str(src))}, header = true, "
-                f"auto_detect = false, columns = {cols}, delim = ',', quote = '\"', escape = '\"', "
-                f"compression = '{comp}', encoding = 'utf-8', strict_mode = true, max_line_size = 16777216)"
+                f"insert into {table} select {_csv_select(ext, header)}, {fid}, row_number() over (), {seq} "
+                f"from read_csv({lit(str(src))}, columns = {_csv_columns(header)}, compression = '{comp}', "
+                f"{CSV_OPTIONS})"
             ).fetchone()[0]
         except duckdb.Error as e:
             msg = str(e).splitlines()[0][:300]
@@ -165,8 +228,6 @@ def _stage_file(con: duckdb.DuckDBPyConnection, ext: Extract, part: Partition, e
         finally:
             if src != path:
                 src.unlink(missing_ok=True)
-    else:
-        raise RejectedPartition(f"{label}: unsupported file type (expected .csv, .csv.gz or .parquet)")
     if rows != expected_rows:
         raise RejectedPartition(f"{label}: {rows} records in the file, manifest says {entry['rows']}")
     return label, rows
@@ -186,7 +247,7 @@ class _Staged:
 
 
 def _stage_partition(con: duckdb.DuckDBPyConnection, part: Partition, seq: int, tmpdir: str,
-                     replace: bool) -> _Staged:
+                     replace: bool, files: _Files) -> _Staged:
     """Read every file of the partition into the stage table (autocommit, temp tables only:
     nothing in the database changes, and a rejection cannot abort a transaction)."""
     t0 = time.perf_counter()
@@ -195,7 +256,7 @@ def _stage_partition(con: duckdb.DuckDBPyConnection, part: Partition, seq: int, 
     rows_in = 0
     try:
         for entry in read_manifest(part):
-            label, rows = _stage_file(con, ext, part, entry, tmpdir, seq)
+            label, rows = _stage_file(con, ext, part, entry, tmpdir, seq, files)
             labels.append(label)
             rows_in += rows
     except RejectedPartition:
@@ -210,21 +271,149 @@ def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                        [table]).fetchone()[0] > 0
 
 
-def _check(con: duckdb.DuckDBPyConnection, ext: Extract, staged: list[_Staged]) -> str:
+@dataclass
+class _Job:
+    """A prechecked UTF-8 CSV file waiting for its batched read."""
+
+    entry: dict
+    label: str
+    path: Path
+    expected_rows: int
+    header: list[str]
+    seq: int
+    fid: int = -1
+    error: str | None = None
+
+
+@dataclass
+class _Planned:
+    """A partition whose files are all prechecked UTF-8 CSV (.csv / .csv.gz): read at the batch's end."""
+
+    partition: Partition
+    seq: int
+    jobs: list[_Job]
+    seconds: float
+    replace: bool
+
+    @property
+    def expected_rows(self) -> int:
+        return sum(j.expected_rows for j in self.jobs)
+
+
+def _plan_partition(part: Partition, seq: int, replace: bool) -> _Planned | None:
+    """Precheck every file of the partition (sha256, header) for a batched read. None: the partition
+    has a GB18030 or parquet file, or a file fails its precheck; it is staged on its own
+    (_stage_partition), which gives the same message as ever. RejectedPartition: a bad manifest."""
+    t0 = time.perf_counter()
+    ext = EXTRACTS[part.extract]
+    entries = read_manifest(part)
+    jobs: list[_Job] = []
+    for entry in entries:
+        name = str(entry["name"])
+        if not (name.endswith(".csv") or name.endswith(".csv.gz")) \
+                or str(entry.get("encoding", "utf-8")).lower() == "gb18030":
+            return None
+        try:
+            label, path, expected_rows, _, header = _precheck_file(ext, part, entry)
+        except RejectedPartition:
+            return None
+        jobs.append(_Job(entry, label, path, expected_rows, header, seq))
+    return _Planned(part, seq, jobs, time.perf_counter() - t0, replace)
+
+
+def _read_planned(con: duckdb.DuckDBPyConnection, planned: list[_Planned], files: _Files,
+                  tmpdir: str) -> list[_Staged | RejectedPartition]:
+    """Read the planned partitions' files: those of one extract with the same header and
+    compression by ONE read_csv (per-file planning and reading cost more than the reading of
+    the small daily files). `row_number() over ()` numbers the records of the whole read in
+    order (insertion order is preserved: files in list order, records in file order); a file's
+    record number is that minus the number its first record got (_Files.first). When a batched
+    read fails (a file that is not valid CSV), its files are read one by one, so the bad one is
+    rejected alone with its own message."""
+    t0 = time.perf_counter()
+    groups: dict[tuple, list[_Job]] = {}
+    for pl in planned:
+        for job in pl.jobs:
+            job.fid = files.add(job.label)
+            comp = "gzip" if job.path.name.endswith(".gz") else "none"
+            groups.setdefault((pl.partition.extract, tuple(job.header), comp), []).append(job)
+    batched: set[int] = set()
+    for (name, header, comp), jobs in groups.items():
+        ext = EXTRACTS[name]
+        table = _create_stage(con, ext)
+        paths = "[" + ", ".join(lit(str(j.path)) for j in jobs) + "]"
+        ids = "(values " + ", ".join(f"({lit(str(j.path))}, {j.fid}, {j.seq})" for j in jobs) + \
+            ") as m(filename, _fid, _seq)"
+        try:
+            con.execute(
+                f"insert into {table} select {_csv_select(ext, list(header))}, m._fid, r._rn, m._seq "
+                f"from (select *, row_number() over () as _rn from read_csv({paths}, "
+                f"columns = {_csv_columns(list(header))}, compression = '{comp}', filename = true, "
+                f"{CSV_OPTIONS})) r join {ids} using (filename)")
+            batched.update(j.fid for j in jobs)
+        except duckdb.Error:
+            for job in jobs:  # one by one: the file that cannot be parsed is named, the others load
+                try:
+                    _read_file(con, ext, job.label, job.path, job.expected_rows, "utf-8", list(header),
+                               job.entry, tmpdir, job.seq, job.fid)
+                except RejectedPartition as e:  # (a failed statement leaves no row behind)
+                    job.error = str(e)
+    counts: dict[int, int] = {}
+    for name in {pl.partition.extract for pl in planned}:
+        ext = EXTRACTS[name]
+        if not _has_temp(con, _stage_table(ext)):
+            continue
+        fids = [j.fid for pl in planned if pl.partition.extract == name for j in pl.jobs]
+        for fid, n, lo, hi in con.execute(
+                f"select _fid, count(*), min(_record_no), max(_record_no) from {_stage_table(ext)} "
+                f"where _fid between ? and ? group by _fid", [min(fids), max(fids)]).fetchall():
+            if hi - lo + 1 != n:  # the files of a read were interleaved: the numbering would be wrong
+                raise RuntimeError(f"{files.labels[fid]}: records {lo}..{hi} of a multi-file read are not "
+                                   f"contiguous ({n} records)")
+            counts[fid] = n
+            files.first[fid] = lo
+    out: list[_Staged | RejectedPartition] = []
+    total = sum(pl.expected_rows for pl in planned) or 1
+    read_seconds = time.perf_counter() - t0
+    for pl in planned:
+        error = None
+        for job in pl.jobs:  # the first file (in the manifest's order) that disagrees
+            rows = counts.get(job.fid, 0)
+            if job.error is None and rows != job.expected_rows:
+                job.error = f"{job.label}: {rows} records in the file, manifest says {job.entry['rows']}"
+            if job.error is not None:
+                error = job.error
+                break
+        if error is not None:
+            con.execute(f"delete from {_stage_table(EXTRACTS[pl.partition.extract])} where _seq = ?", [pl.seq])
+            out.append(RejectedPartition(error))
+        else:
+            seconds = pl.seconds + read_seconds * pl.expected_rows / total
+            out.append(_Staged(pl.partition, pl.seq, [j.label for j in pl.jobs], pl.expected_rows, seconds,
+                               pl.replace))
+    return out
+
+
+def _check(con: duckdb.DuckDBPyConnection, ext: Extract, staged: list[_Staged], files: _Files) -> str:
     """Apply the row rules to the extract's staged partitions -> temp table `_checked_<extract>`."""
     checked = f"_checked_{ext.name}"
-    # two different rows with the same key in one partition: both are unusable
+    stage = _stage_table(ext)
+    fids = [r[0] for r in con.execute(f"select distinct _fid from {stage}").fetchall()]
     con.execute(
         f"create or replace temp table {checked} as "
-        f"with r as (select *, {reason_sql(ext)} as _r, {key_sql(ext)} as _key, {fingerprint_sql(ext)} as _fp "
-        f"from {_stage_table(ext)}) "
-        f"select * exclude (_r), case when _r is null and min(_fp) over w <> max(_fp) over w "
-        f"then 'conflicting duplicate key ' || _key else _r end as _reason "
-        f"from r window w as (partition by _seq, _key, _r is null)")
+        f"select s.* exclude (_fid, _record_no), f._file, s._record_no - f._off as _record_no, "
+        f"{reason_sql(ext)} as _reason, {key_sql(ext)} as _key, {fingerprint_sql(ext)} as _fp "
+        f"from {stage} s join {files.values_sql(fids)} using (_fid)")
+    # two different rows with the same key in one partition: both are unusable (rows unusable
+    # for another reason aside)
+    con.execute(
+        f"update {checked} c set _reason = 'conflicting duplicate key ' || c._key "
+        f"from (select _seq, _key from {checked} where _reason is null group by _seq, _key "
+        f"having min(_fp) <> max(_fp)) d where c._seq = d._seq and c._key = d._key and c._reason is null")
     counts = dict(con.execute(f"select _seq, count(*) from {checked} where _reason is not null group by 1").fetchall())
     for st in staged:
         st.rows_quarantined = counts.get(st.seq, 0)
-    con.execute(f"drop table {_stage_table(ext)}")
+    con.execute(f"drop table {stage}")
     return checked
 
 
@@ -308,19 +497,28 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
             continue
         parts.append(part)
     loaded_at = datetime.now().replace(microsecond=0)
-    batch: list[tuple[Partition, _Staged | PartitionResult]] = []
+    batch: list[tuple[Partition, _Staged | _Planned | PartitionResult]] = []
     batch_rows = 0
     done = 0
+    files = _Files()
 
     def flush() -> None:
         nonlocal batch, batch_rows, done
         if not batch:
             return
+        planned = [item for _, item in batch if isinstance(item, _Planned)]
+        if planned:
+            read = iter(_read_planned(con, planned, files, tmpdir))
+            for i, (part, item) in enumerate(batch):
+                if isinstance(item, _Planned):
+                    st = next(read)
+                    batch[i] = (part, PartitionResult(part, "REJECTED", message=str(st))
+                                if isinstance(st, RejectedPartition) else st)
         by_ext: dict[str, list[_Staged]] = {}
         for _, item in batch:
             if isinstance(item, _Staged):
                 by_ext.setdefault(item.partition.extract, []).append(item)
-        checked = {name: _check(con, EXTRACTS[name], staged) for name, staged in by_ext.items()}
+        checked = {name: _check(con, EXTRACTS[name], staged, files) for name, staged in by_ext.items()}
         results: list[PartitionResult] = []
         for _, item in batch:
             if isinstance(item, _Staged):
@@ -366,12 +564,13 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
                     batch.append((part, PartitionResult(part, "UNCHANGED", message="manifest unchanged since last load")))
                 else:
                     try:
-                        st = _stage_partition(con, part, seq, tmpdir, replace=prev is not None)
+                        pl = _plan_partition(part, seq, replace=prev is not None)
+                        st = pl or _stage_partition(con, part, seq, tmpdir, replace=prev is not None, files=files)
                     except RejectedPartition as e:
                         batch.append((part, PartitionResult(part, "REJECTED", message=str(e))))
                     else:
                         batch.append((part, st))
-                        batch_rows += st.rows_in
+                        batch_rows += st.expected_rows if isinstance(st, _Planned) else st.rows_in
                 if len(batch) >= BATCH_PARTITIONS or batch_rows >= BATCH_ROWS:
                     flush()
             flush()
