@@ -11,20 +11,21 @@
     pre_hook="{{ delete_changed_partitions('bill_item') }}",
 ) }}
 
-with changed as (
-    {{ changed_partitions('bill_item') }}
-),
-
-changed_bills as (
-    -- lines whose bill header was (re)delivered take its new month and customer
-    select bill_id from {{ ref('base_marketing__bills') }}
-    where _business_date in ({{ changed_partitions('bill') }})
-),
-
-batch as (
+with batch as (
+    -- the changed partitions: a literal date list pushed into the raw scan (macros/incremental.sql)
     select * from {{ ref('base_marketing__bill_items') }}
-    where _business_date in (select business_date from changed)
-        or bill_id in (select bill_id from changed_bills)
+    where {{ partition_filter('_business_date', 'bill_item') }}
+    {%- if not is_incremental() %}
+        or bill_id in (select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }})
+    {%- elif has_changed_partitions('bill') %}
+    union all
+    -- lines whose bill header was (re)delivered take its new month and customer
+    select * from {{ ref('base_marketing__bill_items') }}
+    where bill_id in (
+        select bill_id from {{ ref('base_marketing__bills') }}
+        where {{ partition_filter('_business_date', 'bill') }}
+    )
+    {%- endif %}
 ),
 
 lines as (
@@ -33,6 +34,9 @@ lines as (
 
 bills as (
     select bill_id, cons_no, billing_month, bill_type from {{ ref('stg_marketing__bills') }}
+    {%- if is_incremental() %}
+    where bill_id in (select bill_id from batch)
+    {%- endif %}
 )
 
 select

@@ -11,15 +11,12 @@
     on_schema_change='fail',
 ) }}
 
-with changed as (
-    {{ changed_partitions('reading') }}
-),
-
-touched as (
+with touched as (
+    -- the changed partitions: a literal date list pushed into the raw scan (macros/incremental.sql)
     select distinct cons_no, billing_month
     from {{ ref('base_marketing__readings') }}
-    where _business_date in (select business_date from changed)
-    {%- if is_incremental() %}
+    where {{ partition_filter('_business_date', 'reading') }}
+    {%- if is_incremental() and has_changed_partitions('cust') %}
     union
     select cons_no, billing_month from {{ this }} where cons_no in ({{ changed_customers() }})
     {%- endif %}

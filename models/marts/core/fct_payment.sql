@@ -13,24 +13,27 @@
     pre_hook="{{ delete_changed_partitions('payment') }}",
 ) }}
 
-with changed as (
-    {{ changed_partitions('payment') }}
-),
-
-all_payments as (
+with all_payments as (
     select * from {{ ref('base_marketing__payments') }}
 ),
 
 new_rows as (
-    select * from all_payments where _business_date in (select business_date from changed)
+    -- the changed partitions: a literal date list pushed into the raw scan (macros/incremental.sql)
+    select * from all_payments where {{ partition_filter('_business_date', 'payment') }}
 ),
 
 batch as (
-    select * from all_payments
-    where _business_date in (select business_date from changed)
+    select * from new_rows
     {%- if is_incremental() %}
-        or pay_id in (select reversal_of from new_rows where reversal_of is not null)
-        or cons_no in ({{ changed_customers() }})
+    union all
+    -- the payments the new rows reverse (is_reversed flips)
+    select * from all_payments
+    where pay_id in (select reversal_of from new_rows where reversal_of is not null)
+    {%- if has_changed_partitions('cust') %}
+    union all
+    -- customers whose master changed: the version in force may differ
+    select * from all_payments where cons_no in ({{ changed_customers() }})
+    {%- endif %}
     {%- endif %}
 ),
 

@@ -1,3 +1,7 @@
+-- A table, not a view: several models and tests read it, and each read of a view would repeat
+-- the deduplication window over every delivered row (docs/benchmarks.md, fix 4).
+{{ config(materialized='table') }}
+
 with renamed as (
     select * from {{ ref('base_marketing__payments') }}
 ),
