@@ -15,6 +15,7 @@ import great_expectations.expectations as gxe
 
 from powercrm.quality.checks import ERROR, WARN, Suite
 from powercrm.quality.config import QualityConfig
+from powercrm.quality.scope import PAID_BILLS
 
 MONEY = 0.005
 BUCKETS = ["1-30", "31-60", "61-90", "91-180", "181-365", ">365"]
@@ -111,8 +112,9 @@ def build(cfg: QualityConfig) -> Suite:
         "(see audit.load_log for payment partitions); do not report recovery for it until explained.")
 
     # ---- late payers (dirty but valid)
+    # nightly: the changed billing months include those of the bills paid tonight
     s.table("core.fct_bill", name="fct_bill.payment", partition_by="billing_month",
-            context=["bill_id", "cons_no", "due_date", "paid_date"]).expect(
+            context=["bill_id", "cons_no", "due_date", "paid_date"], scope_of=PAID_BILLS).expect(
         "fct_bill.paid_late", gxe.ExpectColumnValuesToBeBetween(column="days_late", max_value=0), WARN,
         "receivables are paid by their due date (days_late = 0)",
         "Late payers are normal; the count shows how many receivables were paid late. A sudden rise "

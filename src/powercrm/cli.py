@@ -188,6 +188,9 @@ def print_summary(report: RunReport, out=None) -> None:
             p(f"  previous    {pub.kept_previous} (powercrm rollback puts it back)")
     if report.quality_report is not None:
         p(f"  quality     {report.quality_report} (every check, its history and failing examples)")
+    if report.check_scope and (report.quality_report is not None or report.build is not None):
+        p(f"  checks      {report.check_scope}"
+          + ("" if report.full_check else " (older months: weekly full check, or `powercrm run --full-check`)"))
     if report.phases:
         p("  time        " + ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
           + f"; total {sum(report.phases.values()):.1f}s")
@@ -229,7 +232,8 @@ def _run_like(args: argparse.Namespace, command: str, force_from: date | None, f
     console = Console(quiet=args.quiet)
     try:
         execute(report, force_from=force_from, full_refresh=full_refresh,
-                skip_quality=getattr(args, "skip_quality", False), progress=console)
+                skip_quality=getattr(args, "skip_quality", False), progress=console,
+                full_check=getattr(args, "full_check", False))
     except PowerCRMError as e:
         if report.load is not None:
             print_summary(report)
@@ -430,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--from", dest="from_date", metavar="YYYY-MM-DD", type=_date, default=None,
                      help="also reload the partitions whose business date is on or after this date even when their "
                           "manifest is unchanged (e.g. after a fix to the loading rules); models are rebuilt as usual")
+    run.add_argument("--full-check", action="store_true",
+                     help="check every row of every table and run every dbt test, as a first load or rebuild does "
+                          "(default: an incremental night checks the big fact tables' changed months only and "
+                          "leaves out the dbt tests tagged full_scan)")
     run.add_argument("--skip-quality", action="store_true",
                      help="development only: skip dbt tests and the quality gate, publish whatever builds")
     run.set_defaults(func=cmd_run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import importlib
+import inspect
 import json
 import os
 import time
@@ -34,6 +35,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REJECTED = 3
 EXIT_BLOCKED = 4
+
+# dbt tests tagged so scan whole tables: left out on incremental nights, run by full checks
+FULL_SCAN_TAG = "full_scan"
 
 DEFAULT_LANDING = "landing"
 DEFAULT_WAREHOUSE = "warehouse/powercrm.duckdb"
@@ -252,12 +256,10 @@ def _close_dbt_connections() -> None:
             manager._ENV = None
 
 
-def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, full_refresh: bool = False,
-            skip_tests: bool = False, on_node: Callable[[int, int, NodeResult], None] | None = None) -> BuildResult:
-    """`dbt build` (seeds, models, tests) in this process against `work_db`."""
-    from dbt.cli.main import dbtRunner  # slow import: only when building
-
-    project_dir = project_dir or dbt_project_dir()
+def dbt_build_args(project_dir: Path, state_dir: Path, full_refresh: bool = False, skip_tests: bool = False,
+                   full_check: bool = True) -> list[str]:
+    """The `dbt build` command line. Not a full check: the tests tagged `full_scan` (whole-table
+    data tests) are excluded (an exclusion that matches no node is fine)."""
     target = state_dir / "target"
     args = ["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles"),
             "--target-path", str(target), "--log-path", str(state_dir / "logs"),
@@ -266,6 +268,21 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
         args.append("--full-refresh")
     if skip_tests:
         args += ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    elif not full_check:
+        args += ["--exclude", f"tag:{FULL_SCAN_TAG}"]
+    return args
+
+
+def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, full_refresh: bool = False,
+            skip_tests: bool = False, on_node: Callable[[int, int, NodeResult], None] | None = None,
+            full_check: bool = True) -> BuildResult:
+    """`dbt build` (seeds, models, tests) in this process against `work_db`; `full_check=False`
+    leaves out the tests tagged `full_scan` (an incremental night)."""
+    from dbt.cli.main import dbtRunner  # slow import: only when building
+
+    project_dir = project_dir or dbt_project_dir()
+    target = state_dir / "target"
+    args = dbt_build_args(project_dir, state_dir, full_refresh, skip_tests, full_check)
     counter = {"done": 0, "total": 0}
 
     def callback(event) -> None:
@@ -340,6 +357,8 @@ class RunReport:
     published: PublishResult | None = None
     quality_report: Path | None = None
     data_date: date | None = None
+    full_check: bool = True  # every row checked (else: the big facts' changed months, no full_scan dbt tests)
+    check_scope: str = ""  # why full, or what an incremental night checked
     phases: dict[str, float] = field(default_factory=dict)
     exit_code: int = EXIT_FAILED
     error: str | None = None
@@ -379,10 +398,22 @@ def _open_work(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def execute(report: RunReport, force_from: date | None = None, full_refresh: bool = False,
-            skip_quality: bool = False, progress: Progress | None = None) -> RunReport:
-    """Run every step; fills `report`; raises PowerCRMError when the run fails (nothing published)."""
+            skip_quality: bool = False, progress: Progress | None = None, full_check: bool = False) -> RunReport:
+    """Run every step; fills `report`; raises PowerCRMError when the run fails (nothing published).
+
+    Checks are full (every row, every dbt test) when `full_check` is asked, on `full_refresh`
+    and when nothing has been published yet; otherwise the night is incremental (see
+    powercrm.quality.scope)."""
     progress = progress or Progress()
     files = report.files
+    if full_check:
+        report.full_check, report.check_scope = True, "full check (--full-check)"
+    elif full_refresh:
+        report.full_check, report.check_scope = True, "full check (full refresh)"
+    elif not files.published.exists():
+        report.full_check, report.check_scope = True, "full check (first publish)"
+    else:
+        report.full_check, report.check_scope = False, "incremental"
     if not report.landing.is_dir():
         raise PowerCRMError(f"the landing folder {report.landing} does not exist (--landing or POWERCRM_LANDING)")
     try:
@@ -449,7 +480,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     # ---- build
     with _timed(report, "build", progress):
         report.build = run_dbt(files.work, files.state_dir, full_refresh=full_refresh, skip_tests=skip_quality,
-                               on_node=progress.node)
+                               on_node=progress.node, full_check=report.full_check)
         con = _open_work(files.work)
         try:
             save_dbt_results(con, report.run_id, report.build)
@@ -473,7 +504,14 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     if not skip_quality:
         with _timed(report, "quality", progress):
             try:
-                outcome = quality_gate()(files.work, report.run_id)
+                gate = quality_gate()
+                if _accepts(gate, "full_check"):
+                    outcome = gate(files.work, report.run_id, full_check=report.full_check)
+                else:  # a stand-in gate without scopes
+                    outcome = gate(files.work, report.run_id)
+                if not report.full_check:
+                    report.check_scope = f"incremental: big facts {getattr(outcome, 'scope', 'in full')}; " \
+                                         f"dbt tests tagged {FULL_SCAN_TAG} not run"
             except Exception as e:  # noqa: BLE001 - the gate is another module; report it in one sentence
                 raise PowerCRMError(f"the quality checks could not run on {files.work}: {_reason(e)}") from e
             report.blocking += list(outcome.blocking)
@@ -499,6 +537,14 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     report.exit_code = EXIT_REJECTED if report.load.rejected else EXIT_OK
 
 
+def _accepts(func: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def _write_quality_report(report: RunReport) -> None:
     """`<stem>.quality.html` beside the published file, blocked runs included (that is when it is read)."""
     try:
@@ -521,6 +567,7 @@ def _write_last_run(report: RunReport) -> None:
             "rejected": [r.message for r in s.rejected] if s else [],
             "blocking": report.blocking, "warnings": report.warnings,
             "phases": {k: round(v, 2) for k, v in report.phases.items()},
+            "full_check": report.full_check, "check_scope": report.check_scope,
         }
         (report.files.state_dir / "last_run.json").write_text(json.dumps(data, indent=1, ensure_ascii=False))
     except OSError:

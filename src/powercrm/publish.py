@@ -52,6 +52,28 @@ PUBLISH_LOG_COLUMNS = (
 )
 
 
+MEMORY_LIMIT_ENV = "POWERCRM_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "6GB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory_limit for the gate's and the publish's connections (and the dbt profile):
+    POWERCRM_DUCKDB_MEMORY_LIMIT, default 6GB (a 1 000 000-customer run must stay under 8 GiB)."""
+    return (os.environ.get(MEMORY_LIMIT_ENV) or "").strip() or DEFAULT_MEMORY_LIMIT
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path) -> None:
+    """`SET memory_limit` and a temp_directory (beside the working database: spilled hash tables
+    and sorts go there instead of growing the process)."""
+    limit = duckdb_memory_limit()
+    try:
+        con.execute(f"set memory_limit = {lit(limit)}")
+    except duckdb.Error as e:
+        raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size (e.g. 6GB, 500MB): "
+                         f"{_reason(e)}") from e
+    con.execute(f"set temp_directory = {lit(str(temp_dir))}")
+
+
 class PublishError(Exception):
     """Publishing failed; nothing was published. The message is one sentence for the operator."""
 
@@ -177,6 +199,10 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
     con = duckdb.connect()
     con.execute("set enable_progress_bar = false")
     try:
+        try:
+            bound_memory(con, Path(str(work_db) + ".tmp"))
+        except ValueError as e:
+            raise PublishError(str(e)) from e
         try:
             con.execute(f"attach {lit(str(work_db))} as work (read_only)")
         except duckdb.Error as e:

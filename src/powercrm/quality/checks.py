@@ -112,6 +112,8 @@ class Dataset:
     turning millions of text keys into pandas strings would cost more than the checks.
     `failing_rows_are_frame_rows`: the query returns one row per violation; an aggregate check on it
     (row count = 0) reports the frame's row count as failing rows and its rows as examples.
+    `scope_of`: whose changed months limit the dataset on an incremental night (default `table`;
+    see powercrm.quality.scope: a big fact partitioned by month, or SQL with SCOPE_* tokens).
     """
 
     name: str
@@ -124,6 +126,7 @@ class Dataset:
     prefiltered: bool = False
     failing_rows_are_frame_rows: bool = False
     checks: list[Check] = field(default_factory=list)
+    scope_of: str | None = None
 
     def expect(self, name: str, expectation: Expectation, severity: str, description: str,
                action: str = "") -> Dataset:
@@ -150,11 +153,11 @@ class Suite:
     source: Path | None = None
 
     def table(self, table: str, *, name: str | None = None, partition_by: str | None = None,
-              context: list[str] | None = None) -> Dataset:
+              context: list[str] | None = None, scope_of: str | None = None) -> Dataset:
         """Columns of one table; each check reads only the columns it names (`context`: the
         columns that identify a failing record in the examples)."""
         ds = Dataset(name=name or table.split(".")[-1], table=table, context=list(context or []),
-                     partition_by=partition_by)
+                     partition_by=partition_by, scope_of=scope_of)
         if partition_by and partition_by not in ds.columns:
             ds.columns.append(partition_by)
         self.datasets.append(ds)
@@ -162,10 +165,11 @@ class Suite:
 
     def query(self, name: str, table: str, sql: str, requires: dict[str, list[str]], *,
               partition_by: str | None = None, prefiltered: bool = False,
-              violations: bool = False, context: list[str] | None = None) -> Dataset:
+              violations: bool = False, context: list[str] | None = None, scope_of: str | None = None) -> Dataset:
         """A frame computed by one DuckDB query (cross-table rules)."""
         ds = Dataset(name=name, table=table, sql=sql.strip(), requires=requires, partition_by=partition_by,
-                     prefiltered=prefiltered, failing_rows_are_frame_rows=violations, context=list(context or []))
+                     prefiltered=prefiltered, failing_rows_are_frame_rows=violations, context=list(context or []),
+                     scope_of=scope_of)
         self.datasets.append(ds)
         return ds
 
@@ -182,7 +186,7 @@ class Suite:
         not-null counts on them equal those on the whole table, and the frame stays tiny."""
         short = label or table.split(".")[-1]
         key_expr = "concat_ws('|', " + ", ".join(f"coalesce(cast({q(c)} as varchar), '∅')" for c in key) + ")"
-        filt = f"where {where}" if where else ""
+        filt = f"where ({where})" if where else ""
         nulls = " or ".join(f"{q(c)} is null" for c in key if c not in nullable) or "false"
         sql = f"""
             with t as (select {", ".join(q(c) for c in key)}, {key_expr} as _key from {table} {filt})

@@ -13,7 +13,13 @@ row per check to `audit.check_results`, and returns what blocks publishing and w
   well. Without it they are read from `meta.dbt_results` of this run (written by the pipeline,
   which reports dbt failures itself) and only recorded, so nothing is reported twice.
 
-The gate opens `work_db` read-write (for `audit.check_results`) and closes it before returning.
+Scope (`full_check`, see `powercrm.quality.scope`): a full check validates every row; otherwise
+the checks on the big fact tables validate only the months this run's partitions changed and say
+so in `audit.check_results.scope` (dimensions, marts and totals are always checked in full).
+
+The gate opens `work_db` read-write (for `audit.check_results`) with DuckDB's memory bounded
+(POWERCRM_DUCKDB_MEMORY_LIMIT, default 6GB, spilling to `<work_db>.tmp`) and closes it before
+returning.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import duckdb
 from powercrm.quality import dbt_results
 from powercrm.quality.checks import ERROR, Suite
 from powercrm.quality.config import QualityConfig
+from powercrm.quality.scope import CheckScope, incremental_scope
 
 # suites run in this order; other files of expectations/ follow alphabetically
 SUITE_ORDER = ("core", "sales_line_loss", "price", "payment", "profit", "credit_segments", "service")
@@ -39,7 +46,7 @@ CHECK_RESULTS_COLUMNS = (
     ("run_id", "varchar"), ("check_name", "varchar"), ("suite", "varchar"), ("table_name", "varchar"),
     ("severity", "varchar"), ("status", "varchar"), ("failing_rows", "bigint"), ("observed_value", "varchar"),
     ("run_at", "timestamp"), ("description", "varchar"), ("action", "varchar"), ("examples", "varchar"),
-    ("seconds", "double"),
+    ("seconds", "double"), ("scope", "varchar"),
 )
 
 
@@ -49,6 +56,8 @@ class QualityOutcome:
     warnings: list[str] = field(default_factory=list)
     results: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    scope: str = "full"  # "full", or what an incremental night checked ("changed months only: …")
+    largest_frame_rows: int = 0
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -99,7 +108,8 @@ def sentence(r: dict) -> str:
         return f"{name} on {table} {r['observed_value']}"
     if r.get("failing_rows") is not None:
         n = r["failing_rows"]
-        return f"{name} failed on {n} row{'s' if n != 1 else ''} of {table}{rule}"
+        where = f" ({r['scope']})" if str(r.get("scope") or "full") != "full" else ""
+        return f"{name} failed on {n} row{'s' if n != 1 else ''} of {table}{where}{rule}"
     return f"{name} failed on {table} (observed {r.get('observed_value')}){rule}"
 
 
@@ -137,8 +147,12 @@ def write_check_results(con: duckdb.DuckDBPyConnection, run_id: str, run_at: dat
 
 
 def run_quality(work_db: Path, run_id: str, dbt_target_dir: Path | None = None, *,
-                config: QualityConfig | None = None) -> QualityOutcome:
-    """Run every suite and the dbt tests on `work_db`; record them; say what blocks."""
+                config: QualityConfig | None = None, full_check: bool = True) -> QualityOutcome:
+    """Run every suite and the dbt tests on `work_db`; record them; say what blocks.
+
+    `full_check=False` (an incremental night): the big facts' checks cover the months changed by
+    the partitions `run_id` loaded (meta.load_log); everything else is checked in full."""
+    from powercrm.publish import bound_memory
     from powercrm.quality.runner import Runner  # imports Great Expectations (about 2 s)
 
     t0 = time.perf_counter()
@@ -147,16 +161,23 @@ def run_quality(work_db: Path, run_id: str, dbt_target_dir: Path | None = None, 
     suites, results = load_suites(cfg)
     con = duckdb.connect(str(work_db))
     try:
-        runner = Runner(con, cfg)
+        bound_memory(con, Path(str(work_db) + ".tmp"))
+        con.execute("set enable_progress_bar = false")
+        scope = CheckScope.everything() if full_check else incremental_scope(con, run_id)
+        runner = Runner(con, cfg, scope)
         for suite in suites:
             results.extend(runner.run_suite(suite))
         dbt_counts = dbt_target_dir is not None
         dbt_rows = dbt_results.from_target_dir(Path(dbt_target_dir)) if dbt_counts else dbt_results.from_meta(con, run_id)
+        for r in dbt_rows:
+            r.setdefault("scope", "full")
         results.extend(dbt_rows)
+        for r in results:
+            r.setdefault("scope", "full")
         write_check_results(con, run_id, run_at, results)
     finally:
         con.close()
-    outcome = QualityOutcome(results=results)
+    outcome = QualityOutcome(results=results, scope=scope.label(), largest_frame_rows=runner.largest_frame[0])
     for r in results:
         if r["suite"] == "dbt" and not dbt_counts:
             continue

@@ -28,6 +28,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 6px;border-bott
 .verdict{padding:10px 14px;border-radius:6px;font-weight:600;margin:12px 0}
 .verdict.block{background:#fde8e8;color:#9b1c1c;border:1px solid #f5b5b5}
 .verdict.ok{background:#e6f6ec;color:#1e6b3a;border:1px solid #a8dcbc}
+.verdict.partial{background:#eef3fb;color:#24467a;border:1px solid #b9cbe8;font-weight:400}
 .counts span{display:inline-block;margin-right:14px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px}
 th,td{border-bottom:1px solid #e6e9ef;padding:4px 6px;text-align:left;vertical-align:top}
@@ -87,6 +88,7 @@ def render(rows: list[dict], history: dict[tuple[str, str], list[str | None]], r
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     blocking = [r for r in rows if r["status"] == "fail"]
     warnings = [r for r in rows if r["status"] == "warn"]
+    partial = sorted({str(r.get("scope")) for r in rows if str(r.get("scope") or "full") != "full"})
     out: list[str] = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
         f"<title>PowerCRM quality report {_t(run_id)}</title><style>{CSS}</style></head><body>",
@@ -95,6 +97,11 @@ def render(rows: list[dict], history: dict[tuple[str, str], list[str | None]], r
         + (f" · checked {_t(run_at.strftime('%Y-%m-%d %H:%M:%S'))}" if run_at else "")
         + f" · {len(rows)} checks · history of the last {len(runs)} run(s), oldest first</div>",
     ]
+    if partial:
+        n = sum(1 for r in rows if str(r.get("scope") or "full") != "full")
+        out.append(f"<div class='verdict partial'>Incremental check: {n} check(s) on the big fact tables covered "
+                   f"only the months this run changed ({_t('; '.join(partial))}); older months were last checked "
+                   "by the latest full check (see the scope column). Everything else was checked in full.</div>")
     if blocking:
         out.append(f"<div class='verdict block'>Blocked: {len(blocking)} blocking check(s) failed; the previous "
                    "published file was kept.</div>")
@@ -124,7 +131,7 @@ def render(rows: list[dict], history: dict[tuple[str, str], list[str | None]], r
         out.append(f"<h2>{_t(suite)} <span class=rule>{len(items)} checks: " +
                    ", ".join(f"{n} {s}" for s, n in c.items() if n) + "</span></h2>")
         out.append("<table><tr><th>status</th><th>check</th><th>table</th><th>severity</th><th>failing rows</th>"
-                   "<th>observed</th><th>history</th></tr>")
+                   "<th>observed</th><th>scope</th><th>history</th></tr>")
         for r in items:
             hist = history.get((r["suite"], r["check_name"]), [])
             cells = "".join(
@@ -140,7 +147,8 @@ def render(rows: list[dict], history: dict[tuple[str, str], list[str | None]], r
                 f"<tr><td><span class='st {_t(r['status'])}'>{_t(r['status'])}</span></td>"
                 f"<td><b>{_t(r['check_name'])}</b><div class=rule>{_t(r.get('description') or '')}</div>{detail}</td>"
                 f"<td>{_t(r['table_name'])}</td><td>{_t(r['severity'])}</td><td class=num>{failing}</td>"
-                f"<td>{_t(r.get('observed_value') or '')}</td><td class=hist>{cells}</td></tr>")
+                f"<td>{_t(r.get('observed_value') or '')}</td><td>{_t(r.get('scope') or 'full')}</td>"
+                f"<td class=hist>{cells}</td></tr>")
         out.append("</table>")
     out.append("<p class=meta>Severity <b>error</b> blocks publishing; <b>warn</b> is recorded and shown. "
                "Every run's results are in <code>audit.check_results</code> of the published file; "
@@ -177,11 +185,16 @@ def write_report(work_db: Path, out_path: Path, run_id: str | None = None, histo
             # the runs up to this one, newest `history_runs`, shown oldest first
             idx = next((i for i, (rid, _) in enumerate(runs_desc) if rid == run_id), 0)
             runs = list(reversed(runs_desc[idx:idx + history_runs]))
+            has_scope = con.execute(
+                "select count(*) from duckdb_columns() where database_name = current_database() and schema_name = "
+                "'audit' and table_name = 'check_results' and column_name = 'scope'").fetchone()[0]
+            scope_col = "coalesce(scope, 'full')" if has_scope else "'full'"
             cur = con.execute(
                 "select check_name, suite, table_name, severity, status, failing_rows, observed_value, description, "
-                "examples, coalesce(action, '') from audit.check_results where run_id = ?", [run_id]).fetchall()
+                f"examples, coalesce(action, ''), {scope_col} from audit.check_results where run_id = ?",
+                [run_id]).fetchall()
             keys = ("check_name", "suite", "table_name", "severity", "status", "failing_rows", "observed_value",
-                    "description", "examples", "action")
+                    "description", "examples", "action", "scope")
             rows = [dict(zip(keys, r, strict=False)) for r in cur]
             run_ids = [rid for rid, _ in runs]
             marks = ", ".join("?" for _ in run_ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import gc
 import logging
 import math
 import os
@@ -31,10 +32,13 @@ from great_expectations.data_context.types.base import (  # noqa: E402
 
 from powercrm.quality.checks import ERROR, Check, Dataset, Suite, q  # noqa: E402
 from powercrm.quality.config import QualityConfig  # noqa: E402
+from powercrm.quality.scope import BIG_FACTS, CheckScope, has_tokens  # noqa: E402
 
 MAX_EXAMPLES = 10
 GE_SEVERITY = {ERROR: "critical", "warn": "warning"}
 _CAST_TO_DOUBLE = ("DECIMAL", "HUGEINT", "UHUGEINT", "UBIGINT")
+
+log = logging.getLogger("powercrm.quality")
 
 for _name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -123,9 +127,11 @@ def _short(value: Any) -> str:
 class Runner:
     """Executes suites against one open DuckDB connection."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, cfg: QualityConfig) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, cfg: QualityConfig, scope: CheckScope | None = None) -> None:
         self.con = con
         self.cfg = cfg
+        self.scope = scope or CheckScope.everything()
+        self.largest_frame = (0, "")  # (rows, dataset): the biggest frame held in pandas
         self.catalog = Catalog(con)
         # in memory only: no Data Docs site (its pages load styles from a CDN), no progress bars
         config = DataContextConfig(
@@ -147,8 +153,22 @@ class Runner:
             out.extend(self.run_dataset(suite, ds))
         return out
 
+    def is_scoped(self, ds: Dataset) -> bool:
+        """Does this dataset read only the changed months tonight? (big facts on an incremental night)"""
+        if self.scope.full:
+            return False
+        return has_tokens(ds.sql) or (ds.partition_by is not None and self._scope_table(ds) in BIG_FACTS)
+
+    @staticmethod
+    def _scope_table(ds: Dataset) -> str:
+        return (ds.scope_of or ds.table).lower()
+
     def run_dataset(self, suite: Suite, ds: Dataset) -> list[dict]:
         t0 = time.perf_counter()
+        scope = self.scope.label(self._scope_table(ds)) if self.is_scoped(ds) else "full"
+        return [{**r, "scope": scope} for r in self._run_dataset(suite, ds, t0)]
+
+    def _run_dataset(self, suite: Suite, ds: Dataset, t0: float) -> list[dict]:
         why = self.catalog.missing(ds.required_tables())
         if why:
             return [self._result(suite, ds, c, "skipped", None, why, [], time.perf_counter() - t0) for c in ds.checks]
@@ -171,7 +191,7 @@ class Runner:
                 base_sql = f"select {', '.join(q(c) for c in context + cols)} from {ds.table}"
         else:
             active = list(ds.checks)
-            base_sql = ds.sql
+            base_sql = self.scope.render(ds.sql, self._scope_table(ds))
         if not active:
             return results
         try:
@@ -229,6 +249,10 @@ class Runner:
     def _partitions(self, ds: Dataset) -> list[Any] | None:
         if not ds.partition_by:
             return None
+        if self.is_scoped(ds):  # the changed months only (zone maps prune the scan), even when few rows
+            return [r[0] for r in self.con.execute(
+                f"select distinct {q(ds.partition_by)} from {ds.table} "
+                f"where {self.scope.months_sql(self._scope_table(ds), q(ds.partition_by))} order by 1").fetchall()]
         rows = self.con.execute(f"select count(*) from {ds.table}").fetchone()[0]
         if rows <= self.cfg.max_rows:
             return None
@@ -260,6 +284,10 @@ class Runner:
                 df = self.con.execute(f"select * from ({typed}) as _p where {q(ds.partition_by)} = ?", [value]).df()
             if parts is not None and df.empty:
                 continue
+            if len(df) > self.largest_frame[0]:
+                self.largest_frame = (len(df), ds.name)
+            log.debug("%s: frame %s of %d rows, %.1f MB", ds.name, value, len(df),
+                      df.memory_usage(deep=False).sum() / 2**20)
             batch = self.batch_def.get_batch(batch_parameters={"dataframe": df})
             res = batch.validate(gx_suite, result_format={"result_format": "SUMMARY",
                                                           "partial_unexpected_count": MAX_EXAMPLES})
@@ -296,6 +324,10 @@ class Runner:
                     a["observed"] = result.get("observed_value")
                     if not r.success and ds.failing_rows_are_frame_rows:
                         a["examples"] = self._examples(ds, frame_part(df))
+            big = len(df) > 100_000
+            del df, batch, res  # free the frame before reading the next month
+            if big:
+                gc.collect()
         out: dict[str, dict] = {}
         for c in checks:
             a = agg[c.name]

@@ -1,0 +1,139 @@
+"""The quality gate's scope: an incremental night checks the big facts' changed months only,
+a full check (--full-check, first load, rebuild) every row; and the dbt `full_scan` exclusion.
+
+The working database is test_quality's clean little warehouse (bills and bill lines of
+2024-01, 2024-02 and 2024-03) with the lines' business dates and a meta.load_log in which run
+`r2` loaded the bill_item partition of 2024-04-03, i.e. the lines of billing month 2024-03.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_quality import CFG, make_db
+
+from powercrm import pipeline
+from powercrm.quality.gate import run_quality
+from powercrm.quality.report import write_report
+
+FIXTURE_PROJECT = Path(__file__).parent / "fixtures" / "dbt_project"
+
+SCOPE_SQL = """
+alter table core.fct_bill_line add column business_date date;
+update core.fct_bill_line set business_date = billing_month + interval 1 month + interval 2 day;
+create schema meta;
+create table meta.load_log (run_id varchar, extract varchar, business_date date, status varchar);
+insert into meta.load_log values
+    ('r1', 'bill_item', '2024-02-03', 'LOADED'), ('r1', 'bill_item', '2024-03-03', 'LOADED'),
+    ('r2', 'bill_item', '2024-02-03', 'UNCHANGED'), ('r2', 'bill_item', '2024-03-03', 'UNCHANGED'),
+    ('r2', 'bill_item', '2024-04-03', 'LOADED');
+"""
+# B1 is a bill of 2024-01 (an old partition), B5 one of 2024-03 (tonight's)
+BAD_OLD = "update core.fct_bill_line set item = 'BOGUS' where bill_id = 'B1' and item_no = 2"
+BAD_NEW = "update core.fct_bill_line set item = 'BOGUS' where bill_id = 'B5' and item_no = 2"
+
+
+def result(outcome, check: str) -> dict:
+    return next(r for r in outcome.results if r["check_name"] == check)
+
+
+def test_incremental_night_does_not_see_a_bad_row_in_an_old_month(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, BAD_OLD)
+    out = run_quality(db, "r2", config=CFG, full_check=False)
+    r = result(out, "fct_bill_line.item_valid")
+    assert (r["status"], r["failing_rows"]) == ("pass", 0)
+    assert r["observed_value"] == "0 of 4 row(s)"  # the four lines of B5 and B6 (2024-03) only
+    assert r["scope"] == "changed months only: 2024-03"
+    assert out.blocking == []
+    # small tables and totals are checked in full whatever the night
+    assert result(out, "dim_customer.pk_unique")["scope"] == "full"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        got = con.execute("select scope from audit.check_results where run_id = 'r2' "
+                          "and check_name = 'fct_bill_line.item_valid'").fetchall()
+    finally:
+        con.close()
+    assert got == [("changed months only: 2024-03",)]
+
+
+def test_full_check_reports_the_bad_row_in_an_old_month(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, BAD_OLD)
+    out = run_quality(db, "r2", config=CFG, full_check=True)
+    r = result(out, "fct_bill_line.item_valid")
+    assert (r["status"], r["failing_rows"], r["scope"]) == ("fail", 1, "full")
+    assert r["observed_value"] == "1 of 12 row(s)"
+    assert out.blocking == ["fct_bill_line.item_valid failed on 1 row of core.fct_bill_line: item is one of the "
+                            "bill item codes (ENERGY, BASIC, PF_ADJ, FUND)"]
+
+
+def test_incremental_night_reports_a_bad_row_in_the_new_month(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, BAD_NEW)
+    out = run_quality(db, "r2", config=CFG, full_check=False)
+    r = result(out, "fct_bill_line.item_valid")
+    assert (r["status"], r["failing_rows"]) == ("fail", 1)
+    assert out.blocking == ["fct_bill_line.item_valid failed on 1 row of core.fct_bill_line (changed months only: "
+                            "2024-03): item is one of the bill item codes (ENERGY, BASIC, PF_ADJ, FUND)"]
+    page = write_report(db, tmp_path / "q.html", "r2").read_text(encoding="utf-8")
+    assert "Incremental check" in page and "changed months only: 2024-03" in page
+
+
+def test_a_night_that_loaded_nothing_checks_no_month_of_the_big_facts(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, BAD_NEW,
+                 "insert into meta.load_log values ('r3', 'bill_item', '2024-04-03', 'UNCHANGED')")
+    out = run_quality(db, "r3", config=CFG, full_check=False)
+    r = result(out, "fct_bill_line.item_valid")
+    assert (r["status"], r["failing_rows"], r["scope"]) == ("pass", 0, "changed months only: none changed")
+
+
+def test_a_run_unknown_to_the_load_log_is_checked_in_full(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, BAD_OLD)
+    out = run_quality(db, "manual-1", config=CFG, full_check=False)
+    r = result(out, "fct_bill_line.item_valid")
+    assert (r["status"], r["failing_rows"], r["scope"]) == ("fail", 1, "full")
+
+
+def test_the_gate_bounds_duckdb_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = make_db(tmp_path / "work.duckdb")
+    monkeypatch.setenv("POWERCRM_DUCKDB_MEMORY_LIMIT", "not a size")
+    with pytest.raises(ValueError, match="POWERCRM_DUCKDB_MEMORY_LIMIT='not a size' is not a DuckDB memory size"):
+        run_quality(db, "r1", config=CFG)
+
+
+# ---------------------------------------------------------------------------------- dbt tests
+
+def test_incremental_build_excludes_the_full_scan_tests(tmp_path: Path) -> None:
+    args = pipeline.dbt_build_args(Path("/p"), tmp_path, full_check=False)
+    assert args[-2:] == ["--exclude", "tag:full_scan"]
+    assert "--exclude" not in pipeline.dbt_build_args(Path("/p"), tmp_path, full_check=True)
+    assert "tag:full_scan" not in pipeline.dbt_build_args(Path("/p"), tmp_path, full_refresh=True)
+    skip = pipeline.dbt_build_args(Path("/p"), tmp_path, skip_tests=True, full_check=False)
+    assert "tag:full_scan" not in skip and skip.count("--exclude-resource-type") == 2
+
+
+def _dbt_ls(project: Path, state: Path, full_check: bool) -> list[str]:
+    from dbt.cli.main import dbtRunner
+
+    args = pipeline.dbt_build_args(project, state, full_check=full_check)
+    args[0] = "ls"
+    args = [a for a in args if a not in ("--log-level", "none")]
+    res = dbtRunner().invoke(args + ["--resource-type", "test", "--output", "name", "--quiet"])
+    assert res.success, res.exception
+    return sorted(str(n) for n in res.result)
+
+
+def test_the_full_scan_exclusion_selects_right_and_tolerates_no_tagged_test(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    every = _dbt_ls(project, tmp_path / "s1", full_check=True)
+    assert every, "the fixture project has tests"
+    # no node has the tag yet: the exclusion selects every test and does not fail
+    assert _dbt_ls(project, tmp_path / "s2", full_check=False) == every
+    # tag one model's tests full_scan: they leave the incremental selection only
+    (project / "dbt_project.yml").write_text(
+        (project / "dbt_project.yml").read_text() + "\ndata_tests:\n  +tags: ['full_scan']\n")
+    assert _dbt_ls(project, tmp_path / "s3", full_check=True) == every
+    assert _dbt_ls(project, tmp_path / "s4", full_check=False) == []
