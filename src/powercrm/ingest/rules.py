@@ -21,8 +21,8 @@ from powercrm.extracts import FULLWIDTH, HALFWIDTH, MONTH_COLUMNS, TS_FORMATS, E
 INT_RE = r"^[+-]?[0-9]+$"
 DEC_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$"
 # what DuckDB's cast to decimal accepts beyond DEC_RE (INT_RE: also '.'); see Dialect.is_number
-NOT_DEC_CHARS = r"[eE_\t\n\v\f\r ]"
-NOT_INT_CHARS = r"[.eE_\t\n\v\f\r ]"
+NOT_DEC_CHARS = r"[eE_\t\n\v\f\r]"
+NOT_INT_CHARS = r"[.eE_\t\n\v\f\r]"
 
 # strptime formats (DuckDB) → Spark datetime patterns. One letter per field accepts one or two
 # digits, as DuckDB's %m / %d / %H do ('2024-3-5' parses in both).
@@ -63,20 +63,21 @@ class Dialect:
         return f"regexp_matches({expr}, {self.lit(pattern)})"
 
     def is_number(self, expr: str, pattern: str) -> str:
-        """`expr` (trimmed text) is a number as the anchored INT_RE / DEC_RE says.
+        """`trim(expr)` is a number as the anchored INT_RE / DEC_RE says.
 
-        DuckDB: an anchored regular expression costs ~0.3 µs a value; `try_cast` to a decimal
-        accepts every value the expressions accept (too long ones aside) and a few more, all of
-        which contain one of a handful of characters (exponents '1e5', digit separators '1_000',
-        inner white space; '.' for an integer): a value that casts is a number unless it has one
-        of those; one that does not cast (the dirty few, numbers over 28 digits) is asked the
-        regular expression. tests/test_rules.py holds the cases."""
+        DuckDB: an anchored regular expression costs ~0.3 µs a value. `try_cast` to a decimal
+        (which skips white space around the value itself) accepts every value the expressions
+        accept (numbers over 28 digits aside) and a few more, all of which contain one of a
+        handful of characters: exponents '1e5', digit separators '1_000', white space other than
+        the spaces trim removes; '.' for an integer. So a value that casts is a number unless it
+        has one of those, and only a value that does not cast (the dirty few, very long numbers)
+        is asked the regular expression. tests/test_rules.py holds the cases."""
         if self.name == "spark":
-            return self.matches(expr, pattern)
+            return self.matches(f"trim({expr})", pattern)
         extra = NOT_INT_CHARS if pattern == INT_RE else NOT_DEC_CHARS
         return (f"(case when try_cast({expr} as decimal(38, 10)) is not null "
                 f"then not regexp_matches({expr}, {self.lit(extra)}) "
-                f"else {self.matches(expr, pattern)} end)")
+                f"else {self.matches(f'trim({expr})', pattern)} end)")
 
     def parse_time(self, expr: str, formats: tuple[str, ...]) -> str:
         """The text parsed with the first strptime format that fits, NULL when none does."""
@@ -127,10 +128,10 @@ def reason_sql(ext: Extract, dialect: Dialect = DUCKDB) -> str:
             whens.append(f"when {present} and {d.parse_time(first_day, ('%Y-%m-%d',))} is null "
                          f"then 'unparseable date {col}=' || {c}")
         elif typ == "int":
-            whens.append(f"when {present} and not {d.is_number(f'trim({c})', INT_RE)} "
+            whens.append(f"when {present} and not {d.is_number(c, INT_RE)} "
                          f"then 'unparseable number {col}=' || {c}")
         elif typ == "dec":
-            whens.append(f"when {present} and not {d.is_number(f'trim({c})', DEC_RE)} "
+            whens.append(f"when {present} and not {d.is_number(c, DEC_RE)} "
                          f"then 'unparseable number {col}=' || {c}")
         elif typ == "date":
             whens.append(f"when {present} and {d.parse_time(f'trim({c})', ('%Y-%m-%d',))} is null "
