@@ -2,7 +2,9 @@
 
 - `powercrm_nightly`: every asset (raw → dbt → checks → published), in process (DuckDB has
   one writer).
-- `powercrm_nightly_schedule`: 02:00 Asia/Shanghai every day.
+- `powercrm_nightly_schedule`: 02:00 Asia/Shanghai every day. Sunday's run is the weekly full
+  check (tag `powercrm/full_check=true`: every row of the big facts, every dbt test, including
+  those tagged `full_scan`); the other nights check only what the night changed.
 - `powercrm_landing_sensor`: every 60 s, looks at the landing folder's `_manifest.json` files
   (a partition is complete only once its manifest is written). Its cursor holds one digest per
   extract over the manifests' paths, sizes and mtimes; when some digest changed it requests a
@@ -28,23 +30,25 @@ from dagster import (
     RunConfig,
     RunRequest,
     RunsFilter,
-    ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
     define_asset_job,
     in_process_executor,
+    schedule,
     sensor,
 )
 
 from orchestration.raw_assets import RawLoadConfig
-from orchestration.resources import PowerCRMResource
+from orchestration.resources import FULL_CHECK_TAG, PowerCRMResource
 from powercrm.extracts import EXTRACTS
 from powercrm.ingest.loader import DATE_DIR
 
 JOB_NAME = "powercrm_nightly"
 CRON = "0 2 * * *"
 TIMEZONE = "Asia/Shanghai"
+FULL_CHECK_WEEKDAY = 6  # Sunday (date.weekday()): the weekly full check
 CURSOR_VERSION = 1
 ACTIVE = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
           DagsterRunStatus.STARTED]
@@ -63,14 +67,25 @@ def _automation_on() -> bool:
     return (os.environ.get("POWERCRM_DAGSTER_AUTOMATION") or "").lower() in ("on", "1", "true", "yes")
 
 
-nightly_schedule = ScheduleDefinition(
+def nightly_tags(when) -> dict[str, str]:
+    """The tags of the scheduled run at `when` (a date or datetime in Asia/Shanghai)."""
+    tags = {"powercrm/trigger": "schedule"}
+    if when.weekday() == FULL_CHECK_WEEKDAY:
+        tags[FULL_CHECK_TAG] = "true"
+    return tags
+
+
+@schedule(
     name="powercrm_nightly_schedule",
     job=nightly_job,
     cron_schedule=CRON,
     execution_timezone=TIMEZONE,
-    description="The nightly run at 02:00 Asia/Shanghai.",
+    description="The nightly run at 02:00 Asia/Shanghai; on Sundays the weekly full check (every row, every dbt "
+                "test including those tagged full_scan).",
     default_status=DefaultScheduleStatus.RUNNING if _automation_on() else DefaultScheduleStatus.STOPPED,
 )
+def nightly_schedule(context: ScheduleEvaluationContext):
+    return RunRequest(tags=nightly_tags(context.scheduled_execution_time))
 
 
 def manifest_state(landing: Path) -> dict[str, str]:

@@ -38,7 +38,7 @@ from dagster import (
 )
 
 from orchestration.dbt_models import PROJECT, PUBLISHED_LAYERS, TRANSLATOR
-from orchestration.resources import PowerCRMResource
+from orchestration.resources import PowerCRMResource, full_check_requested
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 20
@@ -157,10 +157,12 @@ def quality_gate(context: AssetCheckExecutionContext, powercrm: PowerCRMResource
     run_id = context.op_execution_context.run_id
     with powercrm.lock(f"dagster {run_id[:8]} quality"):
         try:
-            outcome = run_quality(powercrm.work_db, run_id)
+            full = full_check_requested(context.op_execution_context.run.tags, powercrm.files)
+            outcome = run_quality(powercrm.work_db, run_id, full_check=full)
         except Exception as e:  # noqa: BLE001 - the gate is another module; one sentence
             raise Failure(f"the quality checks could not run on {powercrm.work_db}: "
                           f"{type(e).__name__}: {' '.join(str(e).split())[:400]}") from e
+    context.log.info(f"quality gate scope: {getattr(outcome, 'scope', 'full')}")
     for m in outcome.blocking:
         context.log.error(f"blocking: {m}")
     for m in outcome.warnings:

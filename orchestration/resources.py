@@ -30,6 +30,17 @@ def _abs(path: str | Path) -> Path:
     return p if p.is_absolute() else PROJECT_DIR / p
 
 
+# a run tagged so checks every row and runs every dbt test (the weekly schedule sets it); without
+# it a run is an incremental night unless nothing has been published yet
+FULL_CHECK_TAG = "powercrm/full_check"
+
+
+def full_check_requested(tags: dict[str, str] | None, files: WarehouseFiles) -> bool:
+    """A full check: the run carries `powercrm/full_check=true`, or nothing is published yet."""
+    value = str((tags or {}).get(FULL_CHECK_TAG, "")).strip().lower()
+    return value in ("true", "1", "yes", "on") or not files.published.exists()
+
+
 class PowerCRMResource(ConfigurableResource):
     """The landing folder and the warehouse files (published file, working DuckDB, lock, dbt state)."""
 

@@ -314,3 +314,51 @@ def test_defaults_come_from_the_environment(run, tmp_path, monkeypatch):
     code, out, err = run("run", "--quiet")
     assert code == 0, out + err
     assert wh.exists() and (tmp_path / "envwh" / "x.work.duckdb").exists()
+
+
+# ------------------------------------------------------------------------------ check scope
+
+GATE_CALLS: list[tuple[str, bool]] = []
+
+
+def recording_gate(work_db: Path, run_id: str, full_check: bool = True):
+    """A stand-in gate that remembers whether it was asked for a full check."""
+    from fixture_gate import Outcome
+
+    GATE_CALLS.append((run_id, full_check))
+    return Outcome()
+
+
+def test_full_check_on_first_publish_and_with_the_option_incremental_otherwise(run, tmp_path, wh, monkeypatch):
+    monkeypatch.setenv("POWERCRM_QUALITY_GATE", "test_cli:recording_gate")
+    builds: list[bool] = []
+    real = pipeline.run_dbt
+
+    def recording_dbt(*a, **kw):
+        builds.append(kw.get("full_check", True))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(pipeline, "run_dbt", recording_dbt)
+    GATE_CALLS.clear()
+    landing = small_landing(tmp_path / "landing")
+    code, out, err = run("run", "--landing", str(landing), "--warehouse", str(wh))
+    assert code == 0, out + err
+    assert "checks      full check (first publish)" in out
+    add_day(landing, "2024-03-07")
+    code, out, err = run("run", "--landing", str(landing), "--warehouse", str(wh))
+    assert code == 0, out + err
+    assert "checks      incremental" in out and "dbt tests tagged full_scan not run" in out
+    assert "weekly full check, or `powercrm run --full-check`" in out
+    code, out, err = run("run", "--full-check", "--landing", str(landing), "--warehouse", str(wh))
+    assert code == 0, out + err
+    assert "checks      full check (--full-check)" in out
+    assert [full for _, full in GATE_CALLS] == [True, False, True]
+    assert builds == [True, False, True]
+
+
+def test_run_help_explains_full_check(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run", "--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--full-check" in out and "leaves out the dbt tests tagged full_scan" in out

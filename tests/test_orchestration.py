@@ -442,3 +442,31 @@ def test_manifest_is_parsed_when_missing_and_dbt_errors_are_one_sentence(tmp_pat
     # editing a model makes it stale again
     os.utime(proj / "models" / "broken.sql", ns=(later + 1_000_000_000, later + 1_000_000_000))
     assert manifest_is_stale(project)
+
+
+# --------------------------------------------------------------------------------------- weekly full check
+
+def test_sunday_night_is_the_weekly_full_check(defs):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from dagster import build_schedule_context
+
+    sched = defs.resolve_schedule_def("powercrm_nightly_schedule")
+    tz = ZoneInfo("Asia/Shanghai")
+    sunday = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 29, 2, 0, tzinfo=tz))
+    monday = build_schedule_context(scheduled_execution_time=datetime(2026, 11, 30, 2, 0, tzinfo=tz))
+    assert sched.evaluate_tick(sunday).run_requests[0].tags.get("powercrm/full_check") == "true"
+    assert "powercrm/full_check" not in sched.evaluate_tick(monday).run_requests[0].tags
+
+
+def test_full_check_requested_by_tag_or_first_publish(tmp_path):
+    from orchestration.resources import full_check_requested
+    from powercrm.publish import WarehouseFiles
+
+    files = WarehouseFiles(tmp_path / "pc.duckdb")
+    assert full_check_requested({}, files)  # nothing published yet
+    files.published.write_bytes(b"")
+    assert not full_check_requested({}, files)
+    assert not full_check_requested({"powercrm/full_check": "false"}, files)
+    assert full_check_requested({"powercrm/full_check": "true"}, files)
