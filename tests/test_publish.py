@@ -238,3 +238,28 @@ def test_a_wal_left_beside_the_published_file_goes_with_the_previous_version(tmp
     assert Path(str(WarehouseFiles(pub).prev) + ".wal").exists()
     assert tables(pub) == {"audit.check_results": 1, "audit.load_log": 1, "audit.quarantine": 0,
                            "core.fct_payment": 5, "marts.payment_summary": 1}
+
+
+def test_publish_bounds_duckdb_memory_from_the_environment(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    work = make_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "w.duckdb"
+    seen: list[str] = []
+    real = publish_module.bound_memory
+
+    def spy(con, temp_dir):
+        real(con, temp_dir)
+        seen.append(con.execute("select current_setting('memory_limit')").fetchone()[0])
+        seen.append(con.execute("select current_setting('temp_directory')").fetchone()[0])
+
+    monkeypatch.setattr(publish_module, "bound_memory", spy)
+    monkeypatch.setenv("POWERCRM_DUCKDB_MEMORY_LIMIT", "300MB")
+    publish(work, pub)
+    assert seen[0] in ("286.1 MiB", "300.0 MB")  # DuckDB shows 300MB in its own unit
+    assert seen[1] == str(tmp_path / "w.work.duckdb.tmp")
+    monkeypatch.setenv("POWERCRM_DUCKDB_MEMORY_LIMIT", "lots")
+    before = sha(pub)
+    with pytest.raises(PublishError, match="POWERCRM_DUCKDB_MEMORY_LIMIT='lots' is not a DuckDB memory size"):
+        publish(work, pub)
+    assert sha(pub) == before and not WarehouseFiles(pub).next.exists()

@@ -14,6 +14,13 @@ Protocol (there is never a moment without a complete published file):
 4. `os.replace(next, published)`: atomic on POSIX; readers that have the old file open keep
    reading their snapshot (the old inode lives until they close it).
 
+Every connection gets DuckDB's `memory_limit` from POWERCRM_DUCKDB_MEMORY_LIMIT (default 6GB) and
+spills to `<work>.tmp`. Step 1 is nearly all of the time (a full copy: at 200 000 customers 97 %
+of the publish is the `create table … as select` of the four big facts; comments, the checkpoint,
+verification and fsync together ≈ 1 s). The file is rewritten whole every night on purpose: a
+copy-and-patch of the previous file would save the copy of the unchanged facts only, while every
+reader needs a complete v1.0.0 file swapped in atomically.
+
 Any failure before step 4 (disk full, unwritable directory, a type the v1.0.0 format cannot
 store) removes the next file and raises `PublishError` with one sentence; the published file
 and its previous version are untouched.
@@ -215,10 +222,12 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
             for i, (schema, table, comment) in enumerate(_relations(con, schemas)):
                 target = f"pub.{q(schema)}.{q(table)}"
                 con.execute(f"create table {target} as select * from work.{q(schema)}.{q(table)}")
-                if comment:
-                    con.execute(f"comment on table {target} is {lit(comment)}")
-                for column, col_comment in comments.get((schema, table), []):
-                    con.execute(f"comment on column {target}.{q(column)} is {lit(col_comment)}")
+                # the comments of a table in one statement batch (a few hundred round trips less)
+                stmts = [f"comment on table {target} is {lit(comment)}"] if comment else []
+                stmts += [f"comment on column {target}.{q(column)} is {lit(col_comment)}"
+                          for column, col_comment in comments.get((schema, table), [])]
+                if stmts:
+                    con.execute(";\n".join(stmts))
                 expected[(schema, table)] = con.execute(
                     f"select count(*) from work.{q(schema)}.{q(table)}").fetchone()[0]
                 if i == 0:
@@ -263,7 +272,8 @@ def _write_publish_log(con: duckdb.DuckDBPyConnection, run_info: dict) -> int:
 def verify(path: Path, expected: dict[tuple[str, str], int], schemas: tuple[str, ...]) -> None:
     """Open `path` read-only: exactly the expected tables, each with its row count."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(path), read_only=True,
+                             config={"memory_limit": duckdb_memory_limit(), "temp_directory": str(path) + ".tmp"})
     except duckdb.Error as e:
         raise PublishError(f"the new file {path} cannot be opened: {_reason(e)}") from e
     try:
