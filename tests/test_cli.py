@@ -59,7 +59,7 @@ def schemas_and_tables(db: Path) -> list[str]:
 # ------------------------------------------------------------------------------ help
 
 @pytest.mark.parametrize("command, options", [
-    ("run", ["--landing", "--warehouse", "--from", "--skip-quality", "--quiet", "--debug", "POWERCRM_LANDING",
+    ("run", ["--landing", "--warehouse", "--from", "--full-check", "--skip-quality", "--quiet", "--debug", "POWERCRM_LANDING",
              "POWERCRM_WAREHOUSE", "<stem>.work.duckdb"]),
     ("status", ["--warehouse", "--debug"]),
     ("rollback", ["--warehouse", "<stem>.prev.duckdb"]),

@@ -190,7 +190,8 @@ def print_summary(report: RunReport, out=None) -> None:
         p(f"  quality     {report.quality_report} (every check, its history and failing examples)")
     if report.check_scope and (report.quality_report is not None or report.build is not None):
         p(f"  checks      {report.check_scope}"
-          + ("" if report.full_check else " (older months: weekly full check, or `powercrm run --full-check`)"))
+          + ("" if report.full_check or report.check_scope.startswith("none")
+             else " (older months: weekly full check, or `powercrm run --full-check`)"))
     if report.phases:
         p("  time        " + ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
           + f"; total {sum(report.phases.values()):.1f}s")

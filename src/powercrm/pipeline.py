@@ -414,6 +414,8 @@ def execute(report: RunReport, force_from: date | None = None, full_refresh: boo
         report.full_check, report.check_scope = True, "full check (first publish)"
     else:
         report.full_check, report.check_scope = False, "incremental"
+    if skip_quality:
+        report.check_scope = "none (--skip-quality: no dbt tests, no quality gate)"
     if not report.landing.is_dir():
         raise PowerCRMError(f"the landing folder {report.landing} does not exist (--landing or POWERCRM_LANDING)")
     try:
