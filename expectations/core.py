@@ -65,9 +65,9 @@ LOADED_KEYS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
 # the changed months: a key within one month (bill lines carry their bill's month; consumption is
 # keyed by month), or, for a single key, every row sharing a key with a row of a changed month
 SCOPED_KEYS: dict[str, str] = {
-    "core.fct_bill": "SCOPE_FULL or bill_id in (select bill_id from core.fct_bill where SCOPE_MONTHS(billing_month))",
+    "core.fct_bill": "NIGHTLY[[bill_id in (select bill_id from core.fct_bill where SCOPE_MONTHS(billing_month))]]",
     "core.fct_bill_line": "SCOPE_MONTHS(billing_month)",
-    "core.fct_payment": "SCOPE_FULL or pay_id in (select pay_id from core.fct_payment where SCOPE_MONTHS(pay_month))",
+    "core.fct_payment": "NIGHTLY[[pay_id in (select pay_id from core.fct_payment where SCOPE_MONTHS(pay_month))]]",
     "core.fct_consumption": "SCOPE_MONTHS(billing_month)",
 }
 # extracts whose keys are compared with a big fact: nightly, only the keys of this run's partitions
@@ -128,7 +128,7 @@ def build(cfg: QualityConfig) -> Suite:
         keys = " × ".join(c for _, c, _ in parts)
         if extract in SCOPED_LOADS:
             loaded_scope = f"SCOPE_DATES({extract}, _business_date)"
-            published_scope = f'SCOPE_FULL or cast("{parts[0][1]}" as varchar) in (select k0 from loaded)'
+            published_scope = f'NIGHTLY[[cast("{parts[0][1]}" as varchar) in (select k0 from loaded)]]'
             never_loaded = "SCOPE_FULL"
         else:
             loaded_scope = published_scope = never_loaded = "true"

@@ -18,7 +18,8 @@ this run, status LOADED):
 Suites mark what is scoped in their SQL with tokens the runner replaces:
 `SCOPE_MONTHS(col)` → `col in (<changed months>)` (`true` on a full check), `SCOPE_DATES(extract,
 col)` → `col in (<business dates of extract loaded this run>)`, `SCOPE_FULL` → `true` on a full
-check, `false` on an incremental night. A dataset partitioned by a month column of a big fact is
+check, `false` on an incremental night, `NIGHTLY[[predicate]]` → the predicate on an incremental
+night, `true` on a full check. A dataset partitioned by a month column of a big fact is
 read for the changed months only.
 """
 
@@ -36,6 +37,9 @@ PAID_BILLS = "core.fct_bill+payments"
 BIG_FACTS = frozenset({"core.fct_bill", "core.fct_bill_line", "core.fct_payment", "core.fct_consumption",
                        PAID_BILLS})
 
+# NIGHTLY[[predicate]]: the predicate on an incremental night, `true` on a full check (rendered
+# here, so that a full check's SQL holds no semi join DuckDB would still evaluate)
+_NIGHTLY = re.compile(r"NIGHTLY\[\[(.*?)\]\]", re.DOTALL)
 _TOKEN = re.compile(r"SCOPE_MONTHS\(\s*([^)]+?)\s*\)|SCOPE_DATES\(\s*(\w+)\s*,\s*([^)]+?)\s*\)|SCOPE_FULL")
 
 
@@ -95,11 +99,12 @@ class CheckScope:
             if m.group(2):
                 return f"({self.dates_sql(m.group(2), m.group(3))})"
             return "true" if self.full else "false"
+        sql = _NIGHTLY.sub(lambda m: "true" if self.full else f"({m.group(1)})", sql)
         return _TOKEN.sub(sub, sql)
 
 
 def has_tokens(sql: str | None) -> bool:
-    return bool(sql) and _TOKEN.search(sql) is not None
+    return bool(sql) and (_TOKEN.search(sql) is not None or _NIGHTLY.search(sql) is not None)
 
 
 def _date(d: date) -> str:
