@@ -356,3 +356,68 @@ def test_unknown_folders_are_ignored_and_reported(con, tmp_path):
     s = load(con, tmp_path)
     assert sorted(s.unknown_folders) == ["misc", "payment/latest"]
     assert s.found == 1
+
+
+# ------------------------------------------------------------------------------ batched reading
+# The files of one extract (same header, UTF-8) are read together by one read_csv; these tests
+# check that this changes nothing a partition sees: its own record numbers, its own rejection.
+
+WORKORDER_HEADER = ("order_id,cons_no,accept_time,channel,order_type,category_l1,category_l2,org_no,content,"
+                    "deadline_time,finish_time,is_repeat,is_escalated,satisfaction\n")
+
+
+def workorder_line(order_id: str, content: str = "x", order_type: str = "REPAIR") -> str:
+    return (f"{order_id},3100000001,2024-03-05 09:00:00,PHONE,{order_type},,,334010103,{content},"
+            f"2024-03-05 18:00:00,,N,N,\n")
+
+
+def test_partitions_read_together_keep_their_own_record_numbers(con, tmp_path):
+    write_partition(tmp_path, "workorder", "2024-03-05", raw_text=WORKORDER_HEADER + workorder_line(
+        "A1", '"two\nlines"') + workorder_line("A2", order_type="BAD") + workorder_line("A3"))
+    write_partition(tmp_path, "workorder", "2024-03-06", raw_text=WORKORDER_HEADER)  # header only
+    write_partition(tmp_path, "workorder", "2024-03-07", raw_text=WORKORDER_HEADER + workorder_line(
+        "B1") + workorder_line("B2", '"a\r\nb\nc"') + workorder_line("B3", order_type="BAD"), fmt="csv.gz")
+    write_partition(tmp_path, "workorder", "2024-03-08", raw_text=WORKORDER_HEADER + workorder_line(
+        "C1", order_type="BAD") + workorder_line("C2"))
+    s = load(con, tmp_path)
+    assert [(r.partition.label, r.status, r.rows_in, r.rows_loaded, r.rows_quarantined) for r in s.results] == [
+        ("workorder/2024-03-05", "LOADED", 3, 2, 1),
+        ("workorder/2024-03-06", "LOADED", 0, 0, 0),
+        ("workorder/2024-03-07", "LOADED", 3, 2, 1),
+        ("workorder/2024-03-08", "LOADED", 2, 1, 1),
+    ]
+    assert raw(con, "workorder", "order_id, content, _file, _record_no") == [
+        ("A1", "two\nlines", "workorder/2024-03-05/workorder.csv", 1),
+        ("A3", "x", "workorder/2024-03-05/workorder.csv", 3),
+        ("B1", "x", "workorder/2024-03-07/workorder.csv.gz", 1),
+        ("B2", "a\r\nb\nc", "workorder/2024-03-07/workorder.csv.gz", 2),
+        ("C2", "x", "workorder/2024-03-08/workorder.csv", 2),
+    ]
+    assert con.execute("select business_date, file, record_no, reason from meta.quarantine order by 1").fetchall() == [
+        (date(2024, 3, 5), "workorder/2024-03-05/workorder.csv", 2, "unknown code order_type=BAD"),
+        (date(2024, 3, 7), "workorder/2024-03-07/workorder.csv.gz", 3, "unknown code order_type=BAD"),
+        (date(2024, 3, 8), "workorder/2024-03-08/workorder.csv", 1, "unknown code order_type=BAD"),
+    ]
+    check_accounting(con)
+
+
+def test_a_file_that_breaks_a_batched_read_is_rejected_alone(con, tmp_path):
+    write_partition(tmp_path, "workorder", "2024-03-05", raw_text=WORKORDER_HEADER + workorder_line("A1"))
+    # three fields too many on its second record: the strict reader refuses the file
+    write_partition(tmp_path, "workorder", "2024-03-06", raw_text=WORKORDER_HEADER + workorder_line(
+        "B1") + workorder_line("B2").replace("\n", ",1,2,3\n") + workorder_line("B3"))
+    write_partition(tmp_path, "workorder", "2024-03-07", raw_text=WORKORDER_HEADER + workorder_line(
+        "C1") + workorder_line("C2", order_type="BAD"))
+    write_partition(tmp_path, "workorder", "2024-03-08", raw_text=WORKORDER_HEADER + workorder_line("D1"),
+                    rows_delta=+2)
+    s = load(con, tmp_path)
+    assert [(r.partition.label, r.status) for r in s.results] == [
+        ("workorder/2024-03-05", "LOADED"), ("workorder/2024-03-06", "REJECTED"),
+        ("workorder/2024-03-07", "LOADED"), ("workorder/2024-03-08", "REJECTED")]
+    bad = result(s, "workorder/2024-03-06")
+    assert bad.message.startswith("workorder/2024-03-06/workorder.csv: cannot be parsed as CSV: ")
+    assert result(s, "workorder/2024-03-08").message == (
+        "workorder/2024-03-08/workorder.csv: 1 records in the file, manifest says 3")
+    assert raw(con, "workorder", "order_id, _record_no") == [("A1", 1), ("C1", 1)]
+    assert quarantine(con, "workorder") == [(2, "unknown code order_type=BAD")]
+    check_accounting(con)

@@ -120,29 +120,34 @@ def reason_sql(ext: Extract, dialect: Dialect = DUCKDB) -> str:
         if col not in ext.nullable_key:
             whens.append(f"when {blank_sql(d.q(col), d)} then 'missing key {col}'")
     lists = code_lists()
+
+    def bad(present: str, unusable: str) -> str:
+        # the same condition (AND commutes, in three-valued logic too); DuckDB evaluates the
+        # second operand only for the rows where the first holds: the cheap, rarely true test first
+        return f"{unusable} and {present}" if d.name == "duckdb" else f"{present} and {unusable}"
+
     for col, typ in ext.columns:
         c = d.q(col)
         present = f"not {blank_sql(c, d)}"
         if col in MONTH_COLUMNS:
             first_day = f"trim({c}) || '-01'"
-            whens.append(f"when {present} and {d.parse_time(first_day, ('%Y-%m-%d',))} is null "
-                         f"then 'unparseable date {col}=' || {c}")
+            unusable = d.parse_time(first_day, ("%Y-%m-%d",)) + " is null"
+            what = "unparseable date"
         elif typ == "int":
-            whens.append(f"when {present} and not {d.is_number(c, INT_RE)} "
-                         f"then 'unparseable number {col}=' || {c}")
+            unusable, what = f"not {d.is_number(c, INT_RE)}", "unparseable number"
         elif typ == "dec":
-            whens.append(f"when {present} and not {d.is_number(c, DEC_RE)} "
-                         f"then 'unparseable number {col}=' || {c}")
+            unusable, what = f"not {d.is_number(c, DEC_RE)}", "unparseable number"
         elif typ == "date":
-            whens.append(f"when {present} and {d.parse_time(f'trim({c})', ('%Y-%m-%d',))} is null "
-                         f"then 'unparseable date {col}=' || {c}")
+            unusable, what = d.parse_time(f"trim({c})", ("%Y-%m-%d",)) + " is null", "unparseable date"
         elif typ == "ts":
-            whens.append(f"when {present} and {d.parse_time(f'trim({c})', TS_FORMATS)} is null "
-                         f"then 'unparseable date {col}=' || {c}")
+            unusable, what = d.parse_time(f"trim({c})", TS_FORMATS) + " is null", "unparseable date"
+        else:
+            continue
+        whens.append(f"when {bad(present, unusable)} then '{what} {col}=' || {c}")
     for col, list_name in ext.codes.items():
         values = ", ".join(d.lit(v) for v in sorted(lists[list_name]))
         whens.append(
-            f"when not {blank_sql(d.q(col), d)} and {norm_sql(d.q(col), d)} not in ({values}) "
+            f"when {bad(f'not {blank_sql(d.q(col), d)}', f'{norm_sql(d.q(col), d)} not in ({values})')} "
             f"then 'unknown code {col}=' || {norm_sql(d.q(col), d)}"
         )
     return "case\n    " + "\n    ".join(whens) + "\n    else null end"
