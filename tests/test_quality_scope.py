@@ -137,3 +137,11 @@ def test_the_full_scan_exclusion_selects_right_and_tolerates_no_tagged_test(tmp_
         (project / "dbt_project.yml").read_text() + "\ndata_tests:\n  +tags: ['full_scan']\n")
     assert _dbt_ls(project, tmp_path / "s3", full_check=True) == every
     assert _dbt_ls(project, tmp_path / "s4", full_check=False) == []
+
+
+def test_incremental_night_reads_rows_without_a_month(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL,
+                 "update core.fct_bill set billing_month = null where bill_id = 'B1'")
+    out = run_quality(db, "r2", config=CFG, full_check=False)
+    r = result(out, "fct_bill.billing_month_not_null")
+    assert (r["status"], r["failing_rows"]) == ("fail", 1)

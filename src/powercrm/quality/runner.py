@@ -249,10 +249,13 @@ class Runner:
     def _partitions(self, ds: Dataset) -> list[Any] | None:
         if not ds.partition_by:
             return None
-        if self.is_scoped(ds):  # the changed months only (zone maps prune the scan), even when few rows
+        if self.is_scoped(ds):  # the changed months only (zone maps prune the scan), even when few rows;
+            # rows without a month belong to no month: they are read every night
+            col = q(ds.partition_by)
             return [r[0] for r in self.con.execute(
-                f"select distinct {q(ds.partition_by)} from {ds.table} "
-                f"where {self.scope.months_sql(self._scope_table(ds), q(ds.partition_by))} order by 1").fetchall()]
+                f"select distinct {col} from {ds.table} "
+                f"where {self.scope.months_sql(self._scope_table(ds), col)} or {col} is null "
+                f"order by 1 nulls last").fetchall()]
         rows = self.con.execute(f"select count(*) from {ds.table}").fetchone()[0]
         if rows <= self.cfg.max_rows:
             return None
