@@ -106,6 +106,25 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     assert reversed_flag is True  # an old payment reversed by a new partition flips
     assert str(amount) == "1.23"
 
+    # the changed business dates reach the raw scan as a literal list (docs/benchmarks.md, fix 2)
+    compiled = tmp_path / "target" / "compiled" / "powercrm" / "models" / "marts" / "core"
+    night2_sql = (compiled / "fct_bill_line.sql").read_text(encoding="utf-8")
+    assert "_business_date in (cast('2025-04-03' as date))" in night2_sql
+    assert "union all" in night2_sql  # a bill partition changed: lines of re-delivered headers too
+    payment_sql = (compiled / "fct_payment.sql").read_text(encoding="utf-8")
+    assert "_business_date in (cast('2024-05-10' as date), cast('2025-04-10' as date), " \
+        "cast('2025-04-27' as date), cast('2025-04-29' as date))" in payment_sql
+
+    # night 3: nothing new; the batch filters render `false` and the facts stay as they are
+    con = duckdb.connect(str(work_db))
+    summary = load_landing(con, landing, "night3")
+    con.close()
+    assert summary.by_status("LOADED") == []
+    _dbt(work_db, tmp_path)
+    night3_sql = (compiled / "fct_bill_line.sql").read_text(encoding="utf-8")
+    assert "where false" in night3_sql and "union all" not in night3_sql
+    assert _snapshot(work_db) == incremental
+
     _dbt(work_db, tmp_path, "--full-refresh")
     full = _snapshot(work_db)
     for table in FACTS:
