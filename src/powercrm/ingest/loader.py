@@ -402,14 +402,16 @@ def _check(con: duckdb.DuckDBPyConnection, ext: Extract, staged: list[_Staged], 
     con.execute(
         f"create or replace temp table {checked} as "
         f"select s.* exclude (_fid, _record_no), f._file, s._record_no - f._off as _record_no, "
-        f"{reason_sql(ext)} as _reason, {key_sql(ext)} as _key, {fingerprint_sql(ext)} as _fp "
+        f"{reason_sql(ext)} as _reason, {key_sql(ext)} as _key "
         f"from {stage} s join {files.values_sql(fids)} using (_fid)")
     # two different rows with the same key in one partition: both are unusable (rows unusable
-    # for another reason aside)
+    # for another reason aside). The fingerprint is computed for the few rows whose key repeats.
     con.execute(
         f"update {checked} c set _reason = 'conflicting duplicate key ' || c._key "
-        f"from (select _seq, _key from {checked} where _reason is null group by _seq, _key "
-        f"having min(_fp) <> max(_fp)) d where c._seq = d._seq and c._key = d._key and c._reason is null")
+        f"from (select _seq, _key from {checked} where _reason is null and (_seq, _key) in ("
+        f"select _seq, _key from {checked} where _reason is null group by _seq, _key having count(*) > 1) "
+        f"group by _seq, _key having min({fingerprint_sql(ext)}) <> max({fingerprint_sql(ext)})) d "
+        f"where c._seq = d._seq and c._key = d._key and c._reason is null")
     counts = dict(con.execute(f"select _seq, count(*) from {checked} where _reason is not null group by 1").fetchall())
     for st in staged:
         st.rows_quarantined = counts.get(st.seq, 0)
