@@ -512,8 +512,9 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
                 else:  # a stand-in gate without scopes
                     outcome = gate(files.work, report.run_id)
                 if not report.full_check:
-                    report.check_scope = f"incremental: big facts {getattr(outcome, 'scope', 'in full')}; " \
-                                         f"dbt tests tagged {FULL_SCAN_TAG} not run"
+                    scope = getattr(outcome, "scope", None)
+                    report.check_scope = (f"incremental: changed months of {scope}" if scope else "incremental") \
+                        + f"; dbt tests tagged {FULL_SCAN_TAG} not run"
             except Exception as e:  # noqa: BLE001 - the gate is another module; report it in one sentence
                 raise PowerCRMError(f"the quality checks could not run on {files.work}: {_reason(e)}") from e
             report.blocking += list(outcome.blocking)

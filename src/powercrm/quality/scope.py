@@ -65,7 +65,9 @@ class CheckScope:
         if self.full:
             return "full"
         if table is None:
-            return "; ".join(f"{t} {self._months_text(t)}" for t in sorted(self.months)) or "no month changed"
+            changed = [f"{t} {self._months_text(t)}" for t in sorted(self.months) if self.months[t]]
+            return "; ".join(changed) + ("; other big facts: no month changed" if len(changed) < len(self.months)
+                                         else "") if changed else "no month of the big facts changed"
         return f"changed months only: {self._months_text(table)}"
 
     def _months_text(self, table: str) -> str:
