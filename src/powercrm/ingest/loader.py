@@ -98,9 +98,22 @@ def _create_stage(con: duckdb.DuckDBPyConnection, ext: Extract) -> str:
     table = _stage_table(ext)
     cols = ", ".join(f"{q(c)} varchar" for c in ext.column_names)
     # `_fid`: the file (see _Files); `_record_no`: the row's number in the read that staged it,
-    # the file's first record being _Files.first[_fid]
-    con.execute(f"create temp table if not exists {table} ({cols}, _fid integer, _record_no bigint, _seq integer)")
+    # the file's first record being _Files.first[_fid]; `_reason`, `_key`: the row rules, applied
+    # as the rows are read (rules.reason_sql / key_sql)
+    con.execute(f"create temp table if not exists {table} ({cols}, _fid integer, _record_no bigint, _seq integer, "
+                f"_reason varchar, _key varchar)")
     return table
+
+
+def _insert_checked(con: duckdb.DuckDBPyConnection, table: str, ext: Extract, rows_sql: str) -> int:
+    """Insert `rows_sql` (the extract's columns by name, then _fid, _record_no, _seq) into the stage
+    table with the row rules' reason and key. -> rows inserted."""
+    return con.execute(f"insert into {table} select *, {reason_sql(ext)}, {key_sql(ext)} from ({rows_sql})").fetchone()[0]
+
+
+def _named(ext: Extract, exprs: str) -> str:
+    """`c0, c3, …` (one per extract column) → `c0 as "col", …`."""
+    return ", ".join(f"{e} as {q(c)}" for e, c in zip(exprs.split(", "), ext.column_names, strict=True))
 
 
 class _Files:
@@ -196,9 +209,9 @@ def _read_file(con: duckdb.DuckDBPyConnection, ext: Extract, label: str, path: P
             raise RejectedPartition(f"{label}: cannot be read as parquet: {str(e).splitlines()[0][:300]}") from e
         sel = ", ".join(
             (f"cast({q(c)} as varchar)" if c in have else "cast(null as varchar)") for c in spec)
-        rows = con.execute(
-            f"insert into {table} select {sel}, {fid}, file_row_number + 1, {seq} "
-            f"from read_parquet({lit(str(path))}, file_row_number = true)").fetchone()[0]
+        rows = _insert_checked(con, table, ext,
+                               f"select {_named(ext, sel)}, {fid} as _fid, file_row_number + 1 as _record_no, "
+                               f"{seq} as _seq from read_parquet({lit(str(path))}, file_row_number = true)")
     else:
         src = path
         try:
@@ -217,11 +230,11 @@ def _read_file(con: duckdb.DuckDBPyConnection, ext: Extract, label: str, path: P
         comp = "gzip" if src.name.endswith(".gz") else "none"
         try:
             # insertion order is preserved, so row_number() over () is the record's position in the file
-            rows = con.execute(
-                f"insert into {table} select {_csv_select(ext, header)}, {fid}, row_number() over (), {seq} "
-                f"from read_csv({lit(str(src))}, columns = {_csv_columns(header)}, compression = '{comp}', "
-                f"{CSV_OPTIONS})"
-            ).fetchone()[0]
+            rows = _insert_checked(
+                con, table, ext,
+                f"select {_named(ext, _csv_select(ext, header))}, {fid} as _fid, row_number() over () as _record_no, "
+                f"{seq} as _seq from read_csv({lit(str(src))}, columns = {_csv_columns(header)}, "
+                f"compression = '{comp}', {CSV_OPTIONS})")
         except duckdb.Error as e:
             msg = str(e).splitlines()[0][:300]
             raise RejectedPartition(f"{label}: cannot be parsed as CSV: {msg}") from e
@@ -345,8 +358,9 @@ def _read_planned(con: duckdb.DuckDBPyConnection, planned: list[_Planned], files
         ids = "(values " + ", ".join(f"({lit(str(j.path))}, {j.fid}, {j.seq})" for j in jobs) + \
             ") as m(filename, _fid, _seq)"
         try:
-            con.execute(
-                f"insert into {table} select {_csv_select(ext, list(header))}, m._fid, r._rn, m._seq "
+            _insert_checked(
+                con, table, ext,
+                f"select {_named(ext, _csv_select(ext, list(header)))}, m._fid, r._rn as _record_no, m._seq "
                 f"from (select *, row_number() over () as _rn from read_csv({paths}, "
                 f"columns = {_csv_columns(list(header))}, compression = '{comp}', filename = true, "
                 f"{CSV_OPTIONS})) r join {ids} using (filename)")
@@ -394,34 +408,29 @@ def _read_planned(con: duckdb.DuckDBPyConnection, planned: list[_Planned], files
     return out
 
 
-def _check(con: duckdb.DuckDBPyConnection, ext: Extract, staged: list[_Staged], files: _Files) -> str:
-    """Apply the row rules to the extract's staged partitions -> temp table `_checked_<extract>`."""
-    checked = f"_checked_{ext.name}"
+def _check(con: duckdb.DuckDBPyConnection, ext: Extract, staged: list[_Staged]) -> tuple[str, list[int]]:
+    """Finish the row rules on the extract's stage table (each row's own reason is there since
+    it was read): the conflicting duplicates. -> (the table, the files' ids in it)."""
     stage = _stage_table(ext)
-    fids = [r[0] for r in con.execute(f"select distinct _fid from {stage}").fetchall()]
-    con.execute(
-        f"create or replace temp table {checked} as "
-        f"select s.* exclude (_fid, _record_no), f._file, s._record_no - f._off as _record_no, "
-        f"{reason_sql(ext)} as _reason, {key_sql(ext)} as _key "
-        f"from {stage} s join {files.values_sql(fids)} using (_fid)")
     # two different rows with the same key in one partition: both are unusable (rows unusable
     # for another reason aside). The fingerprint is computed for the few rows whose key repeats.
     con.execute(
-        f"update {checked} c set _reason = 'conflicting duplicate key ' || c._key "
-        f"from (select _seq, _key from {checked} where _reason is null and (_seq, _key) in ("
-        f"select _seq, _key from {checked} where _reason is null group by _seq, _key having count(*) > 1) "
+        f"update {stage} c set _reason = 'conflicting duplicate key ' || c._key "
+        f"from (select _seq, _key from {stage} where _reason is null and (_seq, _key) in ("
+        f"select _seq, _key from {stage} where _reason is null group by _seq, _key having count(*) > 1) "
         f"group by _seq, _key having min({fingerprint_sql(ext)}) <> max({fingerprint_sql(ext)})) d "
         f"where c._seq = d._seq and c._key = d._key and c._reason is null")
-    counts = dict(con.execute(f"select _seq, count(*) from {checked} where _reason is not null group by 1").fetchall())
+    counts = dict(con.execute(f"select _seq, count(*) from {stage} where _reason is not null group by 1").fetchall())
     for st in staged:
         st.rows_quarantined = counts.get(st.seq, 0)
-    con.execute(f"drop table {stage}")
-    return checked
+    fids = [r[0] for r in con.execute(f"select distinct _fid from {stage}").fetchall()]
+    return stage, fids
 
 
-def _write(con: duckdb.DuckDBPyConnection, ext: Extract, checked: str, staged: list[_Staged],
-           loaded_at: datetime) -> None:
+def _write(con: duckdb.DuckDBPyConnection, ext: Extract, checked: tuple[str, list[int]], staged: list[_Staged],
+           files: _Files, loaded_at: datetime) -> None:
     """Inside the batch transaction: the extract's staged partitions replace theirs in raw and quarantine."""
+    table, fids = checked
     for st in staged:
         if st.replace:  # a redelivery (or a forced reload): the earlier delivery goes, never appended twice
             con.execute(f"delete from raw.{q(ext.name)} where _business_date = ?", [st.partition.business_date])
@@ -432,15 +441,17 @@ def _write(con: duckdb.DuckDBPyConnection, ext: Extract, checked: str, staged: l
         for st in staged) + ") as p(_seq, _business_date, _manifest_sha256)"
     cols = ", ".join(f"c.{q(c)}" for c in ext.column_names)
     con.execute(
-        f"insert into raw.{q(ext.name)} select {cols}, ?, p._business_date, c._file, c._record_no, p._manifest_sha256, ? "
-        f"from {checked} c join {parts} using (_seq) where c._reason is null",
+        f"insert into raw.{q(ext.name)} select {cols}, ?, p._business_date, f._file, c._record_no - f._off, "
+        f"p._manifest_sha256, ? from {table} c join {parts} using (_seq) join {files.values_sql(fids)} using (_fid) "
+        f"where c._reason is null",
         [ext.name, loaded_at])
     if any(st.rows_quarantined for st in staged):
         con.execute(
-            f"insert into meta.quarantine select ?, p._business_date, c._file, c._record_no, c._reason, "
+            f"insert into meta.quarantine select ?, p._business_date, f._file, c._record_no - f._off, c._reason, "
             f"{raw_text_sql(ext)}, c._key, p._manifest_sha256, ? "
-            f"from (select * from {checked} where _reason is not null) c join {parts} using (_seq) "
-            f"order by c._seq, c._file, c._record_no",
+            f"from (select * from {table} where _reason is not null) c join {parts} using (_seq) "
+            f"join {files.values_sql(fids)} using (_fid) "
+            f"order by c._seq, f._file, c._record_no",
             [ext.name, loaded_at])
 
 
@@ -535,7 +546,7 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
         for _, item in batch:
             if isinstance(item, _Staged):
                 by_ext.setdefault(item.partition.extract, []).append(item)
-        checked = {name: _check(con, EXTRACTS[name], staged, files) for name, staged in by_ext.items()}
+        checked = {name: _check(con, EXTRACTS[name], staged) for name, staged in by_ext.items()}
         results: list[PartitionResult] = []
         for _, item in batch:
             if isinstance(item, _Staged):
@@ -547,7 +558,7 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
         con.execute("begin transaction")
         try:
             for name, staged in by_ext.items():
-                _write(con, EXTRACTS[name], checked[name], staged, loaded_at)
+                _write(con, EXTRACTS[name], checked[name], staged, files, loaded_at)
                 pause_point("load")  # crash tests: killed here, the batch's transaction must vanish
             for (_, item), result in zip(batch, results, strict=True):
                 if isinstance(item, _Staged):
@@ -563,7 +574,7 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
                 pass
             raise
         finally:
-            for table in checked.values():
+            for table, _ in checked.values():
                 con.execute(f"drop table if exists {table}")
         for result in results:
             summary.results.append(result)
