@@ -78,7 +78,12 @@ def bound_memory(con: duckdb.DuckDBPyConnection, temp_dir: Path) -> None:
     except duckdb.Error as e:
         raise ValueError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size (e.g. 6GB, 500MB): "
                          f"{_reason(e)}") from e
-    con.execute(f"set temp_directory = {lit(str(temp_dir))}")
+    current = con.execute("select current_setting('temp_directory')").fetchone()[0]
+    if current != str(temp_dir):
+        try:
+            con.execute(f"set temp_directory = {lit(str(temp_dir))}")
+        except duckdb.Error:  # DuckDB refuses to move it once this database has spilled: keep that one
+            pass
 
 
 class PublishError(Exception):
