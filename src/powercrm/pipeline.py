@@ -513,8 +513,8 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
                     outcome = gate(files.work, report.run_id)
                 if not report.full_check:
                     scope = getattr(outcome, "scope", None)
-                    report.check_scope = (f"incremental: changed months of {scope}" if scope else "incremental") \
-                        + f"; dbt tests tagged {FULL_SCAN_TAG} not run"
+                    report.check_scope = (f"incremental: big facts checked in their changed months only ({scope})"
+                                          if scope else "incremental") + f"; dbt tests tagged {FULL_SCAN_TAG} not run"
             except Exception as e:  # noqa: BLE001 - the gate is another module; report it in one sentence
                 raise PowerCRMError(f"the quality checks could not run on {files.work}: {_reason(e)}") from e
             report.blocking += list(outcome.blocking)
