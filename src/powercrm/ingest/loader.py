@@ -14,7 +14,9 @@ no GB18030 without a network extension).
 
 Checking many small partitions one by one costs more in query planning than in reading, so
 the rules run once per extract per batch over all its staged partitions (`_seq` tells them
-apart; a conflicting duplicate is one within a partition).
+apart; a conflicting duplicate is one within a partition), and the batch's UTF-8 CSV files of
+one extract are read by one read_csv (see _read_planned; docs/architecture.md, "How the loader
+writes").
 """
 
 from __future__ import annotations
