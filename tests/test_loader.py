@@ -190,7 +190,8 @@ def test_repeated_run_is_unchanged_and_reads_no_data_file(con, tmp_path, monkeyp
     def no_reading(*a, **k):
         raise AssertionError("an unchanged partition must not be read")
 
-    monkeypatch.setattr(loader, "_stage_file", no_reading)
+    for reader in ("_stage_file", "_plan_partition", "_read_planned", "sha256_file"):
+        monkeypatch.setattr(loader, reader, no_reading)
     s = load(con, tmp_path, "r2")
     assert [r.status for r in s.results] == ["UNCHANGED", "UNCHANGED"]
     assert con.execute("select status, count(*) from meta.load_log where run_id = 'r2' group by 1").fetchall() == [
