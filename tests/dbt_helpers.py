@@ -3,7 +3,6 @@ model tests share."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,21 +17,13 @@ def dbt(tmp: Path, work_db: Path, *args: str) -> None:
     """`dbt <args>` against `work_db`; asserts that every node succeeded and names those that did not."""
     from dbt.cli.main import dbtRunner
 
-    from powercrm.pipeline import _close_dbt_connections
+    from powercrm.pipeline import dbt_against
 
-    old = os.environ.get("POWERCRM_WORK_DB")
-    os.environ["POWERCRM_WORK_DB"] = str(work_db)
-    try:
+    # dbt_against closes dbt-duckdb's in-process connection: the test opens its own afterwards
+    with dbt_against(work_db):
         res = dbtRunner().invoke([
             *args, "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"),
             "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none"])
-    finally:
-        # dbt-duckdb keeps its in-process connection open; the test opens its own afterwards
-        _close_dbt_connections()
-        if old is None:
-            os.environ.pop("POWERCRM_WORK_DB", None)
-        else:
-            os.environ["POWERCRM_WORK_DB"] = old
     failed = [f"{r.node.name}: {r.status} {r.message}" for r in getattr(res.result, "results", None) or []
               if str(r.status) not in ("success", "pass")]
     assert res.success and not failed, (res.exception, failed)

@@ -19,7 +19,8 @@ import inspect
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -256,6 +257,22 @@ def _close_dbt_connections() -> None:
             manager._ENV = None
 
 
+@contextmanager
+def dbt_against(work_db: Path) -> Iterator[None]:
+    """An in-process dbt invocation against `work_db` (the profile reads POWERCRM_WORK_DB); after
+    it, dbt-duckdb's connection is closed and the variable restored."""
+    old = os.environ.get("POWERCRM_WORK_DB")
+    os.environ["POWERCRM_WORK_DB"] = str(work_db)
+    try:
+        yield
+    finally:
+        _close_dbt_connections()
+        if old is None:
+            os.environ.pop("POWERCRM_WORK_DB", None)
+        else:
+            os.environ["POWERCRM_WORK_DB"] = old
+
+
 def dbt_build_args(project_dir: Path, state_dir: Path, full_refresh: bool = False, skip_tests: bool = False,
                    full_check: bool = True) -> list[str]:
     """The `dbt build` command line. Not a full check: the tests tagged `full_scan` (whole-table
@@ -307,16 +324,8 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
             pass
 
     t0 = time.perf_counter()
-    old = os.environ.get("POWERCRM_WORK_DB")
-    os.environ["POWERCRM_WORK_DB"] = str(work_db.resolve())
-    try:
+    with dbt_against(work_db.resolve()):
         res = dbtRunner(callbacks=[callback]).invoke(args)
-    finally:
-        _close_dbt_connections()
-        if old is None:
-            os.environ.pop("POWERCRM_WORK_DB", None)
-        else:
-            os.environ["POWERCRM_WORK_DB"] = old
     build = BuildResult(seconds=time.perf_counter() - t0, target_path=target)
     results = getattr(res.result, "results", None)
     if res.exception is not None or results is None:
