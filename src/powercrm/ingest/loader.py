@@ -457,8 +457,6 @@ def _write(con: duckdb.DuckDBPyConnection, ext: Extract, checked: tuple[str, lis
             [ext.name, loaded_at])
 
 
-LOAD_LOG_COLUMNS = 13
-
 
 def _record(con: duckdb.DuckDBPyConnection, r: PartitionResult, run_id: str, loaded_at: datetime,
             files: list[str], seconds: float, pending: list[list] | None = None) -> None:
