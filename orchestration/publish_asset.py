@@ -11,7 +11,7 @@ import duckdb
 from dagster import AssetExecutionContext, Failure, MaterializeResult, MetadataValue, asset
 
 from orchestration.dbt_models import published_keys
-from orchestration.resources import PowerCRMResource
+from orchestration.resources import PowerCRMResource, full_check_requested
 from powercrm.ingest.loader import data_date
 from powercrm.publish import PublishError, publish, record_publish
 
@@ -56,7 +56,8 @@ def published_powercrm(context: AssetExecutionContext, powercrm: PowerCRMResourc
         with powercrm.connect(read_only=True) as con:
             info = run_info(con, context.run.run_id, started)
         try:
-            result = publish(powercrm.work_db, files.published, run_info=info)
+            result = publish(powercrm.work_db, files.published, run_info=info,
+                             patch=not full_check_requested(context.run.tags, files, context.run.run_config))
         except PublishError as e:
             raise Failure(str(e)) from e
         try:
@@ -73,5 +74,6 @@ def published_powercrm(context: AssetExecutionContext, powercrm: PowerCRMResourc
         "data_date": MetadataValue.text(str(info["data_date"] or "")),
         "previous_kept_as": MetadataValue.text(str(result.kept_previous or "")),
         "fallbacks": MetadataValue.text(", ".join(result.fallbacks)),
+        "mode": MetadataValue.text(result.mode + (f" ({result.why_full})" if result.why_full else "")),
         "rows": MetadataValue.md("| table | rows |\n| --- | --- |\n" + tables),
     })

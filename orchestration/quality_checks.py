@@ -157,7 +157,8 @@ def quality_gate(context: AssetCheckExecutionContext, powercrm: PowerCRMResource
     run_id = context.op_execution_context.run_id
     with powercrm.lock(f"dagster {run_id[:8]} quality"):
         try:
-            full = full_check_requested(context.op_execution_context.run.tags, powercrm.files)
+            run = context.op_execution_context.run
+            full = full_check_requested(run.tags, powercrm.files, run.run_config)
             outcome = run_quality(powercrm.work_db, run_id, full_check=full)
         except Exception as e:  # noqa: BLE001 - the gate is another module; one sentence
             raise Failure(f"the quality checks could not run on {powercrm.work_db}: "

@@ -35,10 +35,20 @@ def _abs(path: str | Path) -> Path:
 FULL_CHECK_TAG = "powercrm/full_check"
 
 
-def full_check_requested(tags: dict[str, str] | None, files: WarehouseFiles) -> bool:
-    """A full check: the run carries `powercrm/full_check=true`, or nothing is published yet."""
+def full_check_requested(tags: dict[str, str] | None, files: WarehouseFiles, run_config: dict | None = None) -> bool:
+    """A full check (every row checked, every dbt test, the published file written afresh): the run
+    carries `powercrm/full_check=true`, rebuilds with dbt `full_refresh` (the dbt_models op's
+    config), or nothing is published yet."""
     value = str((tags or {}).get(FULL_CHECK_TAG, "")).strip().lower()
-    return value in ("true", "1", "yes", "on") or not files.published.exists()
+    return value in ("true", "1", "yes", "on") or full_refresh_requested(run_config) or not files.published.exists()
+
+
+def full_refresh_requested(run_config: dict | None) -> bool:
+    """The run's config asks dbt_models for `full_refresh: true` (like `powercrm rebuild`)."""
+    try:
+        return bool(((run_config or {}).get("ops") or {}).get("dbt_models", {}).get("config", {}).get("full_refresh"))
+    except AttributeError:  # a config of another shape
+        return False
 
 
 class PowerCRMResource(ConfigurableResource):

@@ -349,9 +349,11 @@ def test_full_check_on_first_publish_and_with_the_option_incremental_otherwise(r
     assert code == 0, out + err
     assert "checks      incremental" in out and "dbt tests tagged full_scan not run" in out
     assert "weekly full check, or `powercrm run --full-check`" in out
+    assert "publish     patched a copy of the previous file" in out  # the night's publish patches
     code, out, err = run("run", "--full-check", "--landing", str(landing), "--warehouse", str(wh))
     assert code == 0, out + err
     assert "checks      full check (--full-check)" in out
+    assert "publish     patched" not in out  # a full check writes the file afresh
     assert [full for _, full in GATE_CALLS] == [True, False, True]
     assert builds == [True, False, True]
 

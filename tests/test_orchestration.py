@@ -470,3 +470,17 @@ def test_full_check_requested_by_tag_or_first_publish(tmp_path):
     assert not full_check_requested({}, files)
     assert not full_check_requested({"powercrm/full_check": "false"}, files)
     assert full_check_requested({"powercrm/full_check": "true"}, files)
+
+
+def test_a_full_refresh_run_is_a_full_check(tmp_path):
+    """A run launched with dbt_models' `full_refresh: true` checks every row and writes the file afresh."""
+    from orchestration.resources import full_check_requested
+    from powercrm.publish import WarehouseFiles
+
+    files = WarehouseFiles(tmp_path / "pc.duckdb")
+    files.published.write_bytes(b"")
+    refresh = {"ops": {"dbt_models": {"config": {"full_refresh": True}}}}
+    assert full_check_requested({}, files, refresh)
+    assert not full_check_requested({}, files, {"ops": {"dbt_models": {"config": {"full_refresh": False}}}})
+    assert not full_check_requested({}, files, {"ops": {"other": {"config": {}}}})
+    assert not full_check_requested({}, files, {"ops": "not a mapping"})

@@ -263,3 +263,129 @@ def test_publish_bounds_duckdb_memory_from_the_environment(tmp_path, monkeypatch
     with pytest.raises(PublishError, match="POWERCRM_DUCKDB_MEMORY_LIMIT='lots' is not a DuckDB memory size"):
         publish(work, pub)
     assert sha(pub) == before and not WarehouseFiles(pub).next.exists()
+
+
+# ---- patch mode: a nightly publish starts from a copy of the published file
+
+def _fact_work(path: Path, days: int = 4, per_day: int = 50) -> Path:
+    """A working database with a fact partitioned by business_date and a table without a partition column."""
+    make_work(path)
+    con = duckdb.connect(str(path))
+    con.execute(f"create or replace table core.fct_line as select 'L' || range as line_id, "
+                f"date '2024-03-01' + cast(range // {per_day} as integer) as business_date, "
+                f"cast(range as decimal(18, 2)) as amount_yuan from range({days * per_day})")
+    con.execute("comment on table core.fct_line is 'One row per line.'")
+    con.execute("create or replace table marts.customer_score as select 'C' || range as cons_no, range % 7 as score "
+                "from range(300)")
+    con.close()
+    return path
+
+
+def _differences(pub: Path, work: Path) -> dict[str, tuple[int, int]]:
+    """Every published table (the publish log and the loader's audit tables aside) against the working
+    database's relation of the same name: rows only in one side, EXCEPT ALL both ways."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{pub}' as p (read_only)")
+        con.execute(f"attach '{work}' as w (read_only)")
+        names = con.execute("select schema_name, table_name from duckdb_tables() where database_name = 'p' "
+                            "and table_name not in ('publish_log', 'load_log', 'quarantine')").fetchall()
+        out = {}
+        for s, t in names:
+            a = con.execute(f"select count(*) from (select * from p.{s}.{t} except all select * from w.{s}.{t})").fetchone()[0]
+            b = con.execute(f"select count(*) from (select * from w.{s}.{t} except all select * from p.{s}.{t})").fetchone()[0]
+            if a or b:
+                out[f"{s}.{t}"] = (a, b)
+        return out
+    finally:
+        con.close()
+
+
+def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    work = _fact_work(tmp_path / "w.work.duckdb", days=8)
+    pub = tmp_path / "w.duckdb"
+    first = publish(work, pub, run_info={"run_id": "r1"}, patch=True)
+    assert first.mode == "full" and first.why_full == "no published file yet"
+
+    con = duckdb.connect(str(work))
+    con.execute("delete from core.fct_line where business_date = date '2024-03-02' and line_id = 'L60'")
+    con.execute("update core.fct_line set amount_yuan = 7 where line_id = 'L170'")          # 2024-03-04
+    con.execute("insert into core.fct_line values ('L999', date '2024-03-05', 1.50), ('L998', null, 2.50)")
+    con.execute("update marts.customer_score set score = 99 where cons_no = 'C5'")          # no partition column
+    con.execute("create table marts.new_mart as select 1 as x")
+    con.execute("drop view marts.payment_summary")
+    con.close()
+
+    second = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
+    assert second.mode == "patch", second.why_full
+    # 2024-03-02, 03-04, 03-05 (one row more) and the new NULL group; the other five days untouched
+    assert second.patched["core.fct_line"] == "4 business_date partitions replaced (151 rows)"
+    assert second.patched["core.fct_payment"] == "unchanged"  # no partition column, same rows
+    assert second.patched["marts.customer_score"] == "written"  # compared whole: changed, so written afresh
+    assert second.patched["marts.new_mart"] == "written"
+    assert "marts.payment_summary" not in second.patched
+    assert _differences(pub, work) == {}
+    assert "marts.payment_summary" not in tables(pub) and tables(pub)["marts.new_mart"] == 1
+    con = duckdb.connect(str(pub), read_only=True)
+    try:
+        assert con.execute("select comment from duckdb_tables() where table_name = 'fct_line'").fetchone()[0] == \
+            "One row per line."
+        assert con.execute("select run_id from audit.publish_log").fetchall() == [("r2",)]  # no meta history here
+        assert con.execute("select tags['storage_version'] from duckdb_databases() "
+                           "where database_name = current_database()").fetchone()[0].startswith("v1.0.0")
+    finally:
+        con.close()
+
+
+def test_patch_publish_falls_back_to_a_full_write(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    work = _fact_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "w.duckdb"
+    publish(work, pub)
+    wal = Path(str(pub) + ".wal")
+    wal.write_bytes(b"")  # someone opened it read-write
+    res = publish(work, pub, patch=True)
+    assert res.mode == "full" and "wal" in res.why_full
+    assert _differences(pub, work) == {}
+
+
+def test_patch_publish_compares_a_rolled_back_file_instead_of_trusting_it(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    work = _fact_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "w.duckdb"
+    publish(work, pub)
+    con = duckdb.connect(str(work))
+    con.execute("update core.fct_line set amount_yuan = amount_yuan + 1 where business_date = date '2024-03-03'")
+    con.close()
+    assert publish(work, pub, patch=True).mode == "patch"
+    rollback(pub)  # the analysts' file is the older one again
+    res = publish(work, pub, patch=True)
+    assert res.mode == "patch"
+    assert res.patched["core.fct_line"] == "1 business_date partition replaced (50 rows)"
+    assert _differences(pub, work) == {}
+
+
+def test_patched_file_opens_with_duckdb_1x(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    python = duckdb1_python()
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    work = _fact_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "w.duckdb"
+    publish(work, pub)
+    con = duckdb.connect(str(work))
+    con.execute("insert into core.fct_line values ('L999', date '2024-03-05', 1.50)")
+    con.close()
+    assert publish(work, pub, patch=True).mode == "patch"
+    code = ("import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(c.execute('select count(*), sum(amount_yuan) from core.fct_line').fetchone())")
+    p = subprocess.run([str(python), "-c", code, str(pub)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "(201, Decimal('19901.50'))"  # 0 + 1 + … + 199 = 19900, plus 1.50

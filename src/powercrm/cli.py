@@ -184,6 +184,15 @@ def print_summary(report: RunReport, out=None) -> None:
         pub = report.published
         schemas = ", ".join(f"{k} {len(v)}" for k, v in sorted(pub.tables.items()))
         p(f"  published   {pub.published} ({_human_bytes(pub.bytes)}; tables: {schemas})")
+        if pub.mode == "patch":
+            kinds: dict[str, int] = {}
+            for how in pub.patched.values():
+                kind = "patched" if "replaced" in how else how
+                kinds[kind] = kinds.get(kind, 0) + 1
+            p("  publish     patched a copy of the previous file: "
+              + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+        elif pub.why_full:
+            p(f"  publish     written afresh: {pub.why_full}")
         if pub.kept_previous:
             p(f"  previous    {pub.kept_previous} (powercrm rollback puts it back)")
     if report.quality_report is not None:

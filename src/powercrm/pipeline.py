@@ -536,7 +536,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     with _timed(report, "publish", progress):
         info = report.run_info()
         try:
-            report.published = publish(files.work, files.published, run_info=info)
+            report.published = publish(files.work, files.published, run_info=info, patch=not report.full_check)
         except PublishError as e:
             raise PowerCRMError(str(e)) from e
         con = _open_work(files.work)
