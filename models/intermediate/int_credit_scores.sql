@@ -10,6 +10,20 @@
 --   tenure      min(10, 2 × completed anniversaries of open_date by D).
 -- The score is rounded half-up to 0.01 (only punctuality can be fractional, so it is rounded
 -- there and the components add up to the score); the grade uses the rounded score.
+--
+-- Computation, without a range join of customers × dates × events: a window (S, D] with
+-- S = D − N months holds the events of the N calendar months after S's month up to D's month,
+-- less those of D's month after D, plus those of S's month after S.
+--   * receivables (about one per customer and month): the active customer × evaluation date rows
+--     and the receivables are merged and ordered by month number per customer; a window frame of
+--     the 12 months ending with the row's month sums the receivables (the active rows count 0);
+--   * violations and disconnections (few): counted per customer and month, joined on the month
+--     number to the small grid of the months each evaluation date's window covers;
+--   * the two partial edge months, only for the few dates D or S that are not a month end (the
+--     data date and its window starts; a 28 February whose start is a 29 February): the events
+--     after that date in its month, from the day-level rows;
+--   the corrections, rare-event counts and arrears are keyed by evaluation date × customer and
+--   joined once.
 with evaluation_dates as (
     select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
 ),
@@ -19,8 +33,13 @@ versions as (
 ),
 
 receivables as (
-    select * from {{ ref('int_receivables') }}
-    where bill_type = 'NORMAL'
+    select
+        cons_no,
+        due_date,
+        year(due_date) * 12 + month(due_date) as due_month_no,
+        case when is_paid_on_time then 1 else 0 end as is_on_time
+    from {{ ref('int_receivables') }}
+    where bill_type = 'NORMAL' and cons_no is not null and due_date is not null
 ),
 
 arrears as (
@@ -28,18 +47,33 @@ arrears as (
     where is_in_arrears
 ),
 
-violations as (
-    select * from {{ ref('fct_violation') }}
-),
-
-dunning as (
-    select * from {{ ref('fct_dunning') }}
-    where event_type = 'DISCONNECT'
+rare_events as (
+    -- violations (24-month window) and disconnections (12-month window)
+    select
+        cons_no,
+        found_date as event_date,
+        year(found_date) * 12 + month(found_date) as month_no,
+        case when case_type = 'BREACH' then 1 else 0 end as breaches,
+        case when case_type = 'THEFT' then 1 else 0 end as thefts,
+        0 as disconnects
+    from {{ ref('fct_violation') }}
+    where cons_no is not null and found_date is not null
+    union all
+    select
+        cons_no,
+        event_date,
+        year(event_date) * 12 + month(event_date) as month_no,
+        0 as breaches,
+        0 as thefts,
+        1 as disconnects
+    from {{ ref('fct_dunning') }}
+    where event_type = 'DISCONNECT' and cons_no is not null and event_date is not null
 ),
 
 windows as (
     select
         evaluation_date,
+        year(evaluation_date) * 12 + month(evaluation_date) as evaluation_month_no,
         cast({{ dbt.dateadd('month', -12, 'evaluation_date') }} as date) as window_12m_start,
         cast({{ dbt.dateadd('month', -24, 'evaluation_date') }} as date) as window_24m_start,
         cast({{ dbt.dateadd('day', 1, 'evaluation_date') }} as {{ dbt.type_timestamp() }}) as next_day_start
@@ -50,8 +84,7 @@ active_customers as (
     -- the master version in force at the end of the evaluation date
     select
         windows.evaluation_date,
-        windows.window_12m_start,
-        windows.window_24m_start,
+        windows.evaluation_month_no,
         versions.cons_no,
         versions.customer_sk,
         versions.org_no,
@@ -64,107 +97,198 @@ active_customers as (
     where versions.status = 'ACTIVE'
 ),
 
-punctuality as (
-    select
-        active_customers.evaluation_date,
-        active_customers.cons_no,
-        count(*) as bills_due,
-        sum(case when receivables.is_paid_on_time then 1 else 0 end) as bills_on_time
-    from active_customers
-    inner join receivables
-        on receivables.cons_no = active_customers.cons_no
-        and receivables.due_date > active_customers.window_12m_start
-        and receivables.due_date <= active_customers.evaluation_date
-    group by active_customers.evaluation_date, active_customers.cons_no
-),
-
-arrears_at_date as (
-    select
-        snapshot_date as evaluation_date,
-        cons_no,
-        count(*) as receivables_in_arrears,
-        sum(arrears_yuan) as arrears_yuan,
-        max(days_overdue) as oldest_days_overdue
-    from arrears
-    group by snapshot_date, cons_no
-),
-
-compliance as (
-    select
-        active_customers.evaluation_date,
-        active_customers.cons_no,
-        sum(case when violations.case_type = 'BREACH' then 1 else 0 end) as breaches_24m,
-        sum(case when violations.case_type = 'THEFT' then 1 else 0 end) as thefts_24m
-    from active_customers
-    inner join violations
-        on violations.cons_no = active_customers.cons_no
-        and violations.found_date > active_customers.window_24m_start
-        and violations.found_date <= active_customers.evaluation_date
-    group by active_customers.evaluation_date, active_customers.cons_no
-),
-
-disconnections as (
-    select
-        active_customers.evaluation_date,
-        active_customers.cons_no,
-        count(*) as disconnects_12m
-    from active_customers
-    inner join dunning
-        on dunning.cons_no = active_customers.cons_no
-        and dunning.event_date > active_customers.window_12m_start
-        and dunning.event_date <= active_customers.evaluation_date
-    group by active_customers.evaluation_date, active_customers.cons_no
-),
-
-tenure as (
-    -- whole years = completed anniversaries: the calendar-year difference, less one when this
-    -- year's anniversary still lies after the evaluation date
+month_punctuality as (
+    -- the NORMAL receivables due in the 12 calendar months ending with the evaluation date's
+    -- month (the frame includes every row of the current month)
     select
         evaluation_date,
         cons_no,
-        case
-            when open_date is null or open_date > evaluation_date then 0
-            when cast({{ dbt.dateadd('year', dbt.datediff('open_date', 'evaluation_date', 'year'), 'open_date') }} as date)
-                > evaluation_date
-                then {{ dbt.datediff('open_date', 'evaluation_date', 'year') }} - 1
-            else {{ dbt.datediff('open_date', 'evaluation_date', 'year') }}
-        end as tenure_years
-    from active_customers
+        customer_sk,
+        org_no,
+        elec_type,
+        open_date,
+        sum(bills_due) over months_12 as bills_due_12m,
+        sum(bills_on_time) over months_12 as bills_on_time_12m
+    from (
+        select
+            evaluation_date,
+            cons_no,
+            customer_sk,
+            org_no,
+            elec_type,
+            open_date,
+            evaluation_month_no as month_no,
+            0 as bills_due,
+            0 as bills_on_time
+        from active_customers
+        union all
+        select
+            cast(null as date) as evaluation_date,
+            cons_no,
+            cast(null as {{ dbt.type_string() }}) as customer_sk,
+            cast(null as {{ dbt.type_string() }}) as org_no,
+            cast(null as {{ dbt.type_string() }}) as elec_type,
+            cast(null as date) as open_date,
+            due_month_no as month_no,
+            1 as bills_due,
+            is_on_time as bills_on_time
+        from receivables
+    ) as customer_months
+    window months_12 as (partition by cons_no order by month_no range between 11 preceding and current row)
+),
+
+rare_event_months as (
+    select
+        cons_no,
+        month_no,
+        sum(breaches) as breaches,
+        sum(thefts) as thefts,
+        sum(disconnects) as disconnects
+    from rare_events
+    group by cons_no, month_no
+),
+
+window_months as (
+    -- the small grid: each evaluation date × the months with a rare event among the 24 calendar
+    -- months ending with its month; in_12m flags the last 12
+    select
+        windows.evaluation_date,
+        months.month_no,
+        case when months.month_no > windows.evaluation_month_no - 12 then 1 else 0 end as in_12m
+    from windows
+    inner join (select distinct month_no from rare_event_months) as months
+        on months.month_no > windows.evaluation_month_no - 24
+        and months.month_no <= windows.evaluation_month_no
+),
+
+window_edges as (
+    -- a date that is not a month end: the events of its month after it are subtracted when it
+    -- ends the window (sign -1), added when it starts the window (sign 1)
+    select evaluation_date, evaluation_date as edge_date, -1 as sign_12m, -1 as sign_24m
+    from windows
+    where evaluation_date < cast({{ dbt.last_day('evaluation_date', 'month') }} as date)
+    union all
+    select evaluation_date, window_12m_start as edge_date, 1 as sign_12m, 0 as sign_24m
+    from windows
+    where window_12m_start < cast({{ dbt.last_day('window_12m_start', 'month') }} as date)
+    union all
+    select evaluation_date, window_24m_start as edge_date, 0 as sign_12m, 1 as sign_24m
+    from windows
+    where window_24m_start < cast({{ dbt.last_day('window_24m_start', 'month') }} as date)
+),
+
+adjustments as (
+    -- everything else keyed by evaluation date × customer (customers with such rows only)
+    select
+        window_months.evaluation_date,
+        rare_event_months.cons_no,
+        0 as bills_due,
+        0 as bills_on_time,
+        rare_event_months.breaches,
+        rare_event_months.thefts,
+        window_months.in_12m * rare_event_months.disconnects as disconnects,
+        0 as receivables_in_arrears,
+        cast(null as decimal(18, 2)) as arrears_yuan,
+        cast(null as {{ dbt.type_bigint() }}) as days_overdue
+    from rare_event_months
+    inner join window_months
+        on rare_event_months.month_no = window_months.month_no
+    union all
+    select
+        window_edges.evaluation_date,
+        receivables.cons_no,
+        window_edges.sign_12m as bills_due,
+        window_edges.sign_12m * receivables.is_on_time as bills_on_time,
+        0 as breaches,
+        0 as thefts,
+        0 as disconnects,
+        0 as receivables_in_arrears,
+        cast(null as decimal(18, 2)) as arrears_yuan,
+        cast(null as {{ dbt.type_bigint() }}) as days_overdue
+    from window_edges
+    inner join receivables
+        on receivables.due_month_no = year(window_edges.edge_date) * 12 + month(window_edges.edge_date)
+        and receivables.due_date > window_edges.edge_date
+    union all
+    select
+        window_edges.evaluation_date,
+        rare_events.cons_no,
+        0 as bills_due,
+        0 as bills_on_time,
+        window_edges.sign_24m * rare_events.breaches as breaches,
+        window_edges.sign_24m * rare_events.thefts as thefts,
+        window_edges.sign_12m * rare_events.disconnects as disconnects,
+        0 as receivables_in_arrears,
+        cast(null as decimal(18, 2)) as arrears_yuan,
+        cast(null as {{ dbt.type_bigint() }}) as days_overdue
+    from window_edges
+    inner join rare_events
+        on rare_events.month_no = year(window_edges.edge_date) * 12 + month(window_edges.edge_date)
+        and rare_events.event_date > window_edges.edge_date
+    union all
+    select
+        snapshot_date as evaluation_date,
+        cons_no,
+        0 as bills_due,
+        0 as bills_on_time,
+        0 as breaches,
+        0 as thefts,
+        0 as disconnects,
+        1 as receivables_in_arrears,
+        arrears_yuan,
+        days_overdue
+    from arrears
+),
+
+adjustments_at_date as (
+    select
+        evaluation_date,
+        cons_no,
+        sum(bills_due) as bills_due,
+        sum(bills_on_time) as bills_on_time,
+        sum(breaches) as breaches_24m,
+        sum(thefts) as thefts_24m,
+        sum(disconnects) as disconnects_12m,
+        sum(receivables_in_arrears) as receivables_in_arrears,
+        sum(arrears_yuan) as arrears_yuan,
+        max(days_overdue) as oldest_days_overdue
+    from adjustments
+    group by evaluation_date, cons_no
 ),
 
 combined as (
     select
-        active_customers.evaluation_date,
-        active_customers.cons_no,
-        active_customers.customer_sk,
-        active_customers.org_no,
-        active_customers.elec_type,
-        active_customers.open_date,
-        coalesce(punctuality.bills_due, 0) as bills_due_12m,
-        coalesce(punctuality.bills_on_time, 0) as bills_on_time_12m,
-        coalesce(arrears_at_date.receivables_in_arrears, 0) as receivables_in_arrears,
-        coalesce(arrears_at_date.arrears_yuan, 0) as arrears_yuan,
-        arrears_at_date.oldest_days_overdue,
-        coalesce(compliance.breaches_24m, 0) as breaches_24m,
-        coalesce(compliance.thefts_24m, 0) as thefts_24m,
-        coalesce(disconnections.disconnects_12m, 0) as disconnects_12m,
-        tenure.tenure_years
-    from active_customers
-    left join punctuality
-        on active_customers.evaluation_date = punctuality.evaluation_date
-        and active_customers.cons_no = punctuality.cons_no
-    left join arrears_at_date
-        on active_customers.evaluation_date = arrears_at_date.evaluation_date
-        and active_customers.cons_no = arrears_at_date.cons_no
-    left join compliance
-        on active_customers.evaluation_date = compliance.evaluation_date
-        and active_customers.cons_no = compliance.cons_no
-    left join disconnections
-        on active_customers.evaluation_date = disconnections.evaluation_date
-        and active_customers.cons_no = disconnections.cons_no
-    left join tenure
-        on active_customers.evaluation_date = tenure.evaluation_date
-        and active_customers.cons_no = tenure.cons_no
+        month_punctuality.evaluation_date,
+        month_punctuality.cons_no,
+        month_punctuality.customer_sk,
+        month_punctuality.org_no,
+        month_punctuality.elec_type,
+        month_punctuality.open_date,
+        cast(month_punctuality.bills_due_12m + coalesce(adjustments_at_date.bills_due, 0)
+            as {{ dbt.type_bigint() }}) as bills_due_12m,
+        cast(month_punctuality.bills_on_time_12m + coalesce(adjustments_at_date.bills_on_time, 0)
+            as {{ dbt.type_bigint() }}) as bills_on_time_12m,
+        coalesce(adjustments_at_date.receivables_in_arrears, 0) as receivables_in_arrears,
+        coalesce(adjustments_at_date.arrears_yuan, 0) as arrears_yuan,
+        adjustments_at_date.oldest_days_overdue,
+        coalesce(adjustments_at_date.breaches_24m, 0) as breaches_24m,
+        coalesce(adjustments_at_date.thefts_24m, 0) as thefts_24m,
+        coalesce(adjustments_at_date.disconnects_12m, 0) as disconnects_12m,
+        -- whole years = completed anniversaries: the calendar-year difference, less one when this
+        -- year's anniversary still lies after the evaluation date
+        case
+            when month_punctuality.open_date is null
+                or month_punctuality.open_date > month_punctuality.evaluation_date then 0
+            when cast({{ dbt.dateadd('year', dbt.datediff('month_punctuality.open_date', 'month_punctuality.evaluation_date', 'year'), 'month_punctuality.open_date') }} as date)
+                > month_punctuality.evaluation_date
+                then {{ dbt.datediff('month_punctuality.open_date', 'month_punctuality.evaluation_date', 'year') }} - 1
+            else {{ dbt.datediff('month_punctuality.open_date', 'month_punctuality.evaluation_date', 'year') }}
+        end as tenure_years
+    from month_punctuality
+    left join adjustments_at_date
+        on month_punctuality.evaluation_date = adjustments_at_date.evaluation_date
+        and month_punctuality.cons_no = adjustments_at_date.cons_no
+    where month_punctuality.evaluation_date is not null
 ),
 
 points as (
