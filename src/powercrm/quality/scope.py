@@ -116,7 +116,7 @@ def _date(d: date) -> str:
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = ? and table_name = ?", [schema, table]).fetchone()[0] > 0
+        "and schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0] > 0
 
 
 def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope:
@@ -126,7 +126,7 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
         return CheckScope.everything("full check: meta.load_log is missing")
     rows = con.execute("select extract, business_date from meta.load_log where run_id = ? and status = 'LOADED' "
                        "order by 1, 2", [run_id]).fetchall()
-    recorded = con.execute("select count(*) from meta.load_log where run_id = ?", [run_id]).fetchone()[0]
+    recorded = con.execute("select count(*) from meta.load_log where run_id = ?", [run_id]).fetchall()[0][0]
     if not recorded:
         return CheckScope.everything(f"full check: run {run_id} loaded nothing recorded in meta.load_log")
     dates: dict[str, list[date]] = {}
