@@ -8,8 +8,12 @@ with bills as (
     select * from {{ ref('fct_bill') }}
 ),
 
-customer_months as (
-    select * from {{ ref('int_customer_months') }}
+months as (
+    select month, next_month_start from {{ ref('int_months') }}
+),
+
+versions as (
+    select * from {{ ref('int_customer_versions') }}
 ),
 
 totals as (
@@ -23,32 +27,46 @@ totals as (
         count(*) as bills
     from bills
     group by cons_no, billing_month
+),
+
+with_year_earlier as (
+    -- the kWh of the customer's row 12 months earlier (a month number frame: one window pass
+    -- instead of a self-join of the totals)
+    select
+        *,
+        max(kwh) over (
+            partition by cons_no order by year(month) * 12 + month(month)
+            range between 12 preceding and 12 preceding
+        ) as kwh_prev_year
+    from totals
 )
 
 select
     totals.cons_no,
     totals.month,
-    customer_months.customer_sk,
-    customer_months.org_no,
-    customer_months.tg_id,
-    customer_months.elec_type,
-    customer_months.voltage,
-    customer_months.industry_section,
-    customer_months.tariff_code,
-    customer_months.contract_kva,
-    customer_months.is_key_account,
-    customer_months.open_date,
+    versions.customer_sk,
+    versions.org_no,
+    versions.tg_id,
+    versions.elec_type,
+    versions.voltage,
+    versions.industry_section,
+    versions.tariff_code,
+    versions.contract_kva,
+    versions.is_key_account,
+    versions.open_date,
     cast(totals.kwh as decimal(18, 2)) as kwh,
     cast(totals.amount_yuan as decimal(18, 2)) as amount_yuan,
     cast(totals.revenue_yuan as decimal(18, 2)) as revenue_yuan,
     totals.has_normal_bill,
     totals.bills,
-    cast(year_earlier.kwh as decimal(18, 2)) as kwh_prev_year,
-    cast(case when year_earlier.kwh <> 0 then totals.kwh / year_earlier.kwh - 1 end as double) as kwh_yoy_rate
-from totals
-left join customer_months
-    on totals.cons_no = customer_months.cons_no
-    and totals.month = customer_months.month
-left join totals as year_earlier
-    on totals.cons_no = year_earlier.cons_no
-    and year_earlier.month = cast({{ dbt.dateadd('month', -12, 'totals.month') }} as date)
+    cast(totals.kwh_prev_year as decimal(18, 2)) as kwh_prev_year,
+    cast(case when totals.kwh_prev_year <> 0 then totals.kwh / totals.kwh_prev_year - 1 end as double) as kwh_yoy_rate
+from with_year_earlier as totals
+-- the attributes in force at the month end: the rule of int_customer_months (a month of
+-- int_months × the version in force at its end), joined from the small versions table
+-- instead of the customer × month grid
+left join months on totals.month = months.month
+left join versions
+    on totals.cons_no = versions.cons_no
+    and versions.effective_from < months.next_month_start
+    and (versions.effective_to is null or versions.effective_to >= months.next_month_start)

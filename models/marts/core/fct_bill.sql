@@ -25,41 +25,81 @@ receivables as (
     select * from {{ ref('int_receivables') }}
 ),
 
-attributes as (
-    select month, cons_no, customer_sk, org_no, tg_id, elec_type, voltage, industry_section
-    from {{ ref('int_customer_months') }}
+months as (
+    select month, next_month_start from {{ ref('int_months') }}
+),
+
+versions as (
+    select cons_no, customer_sk, org_no, tg_id, elec_type, voltage, industry_section, effective_from, effective_to
+    from {{ ref('int_customer_versions') }}
+),
+
+billed as (
+    -- the bill with its item split and payments; the attributes are joined last, so the
+    -- bill_id joins build on the item and receivable sides
+    select
+        bills.bill_id,
+        bills.cons_no,
+        bills.billing_month,
+        bills.bill_type,
+        bills.ref_bill_id,
+        bills.issue_date,
+        bills.due_date,
+        bills.tariff_code,
+        cast(bills.kwh as decimal(18, 2)) as kwh,
+        cast(bills.amount_yuan as decimal(18, 2)) as amount_yuan,
+        cast(coalesce(items.energy_yuan, 0) as decimal(18, 2)) as energy_yuan,
+        cast(coalesce(items.basic_yuan, 0) as decimal(18, 2)) as basic_yuan,
+        cast(coalesce(items.pf_adj_yuan, 0) as decimal(18, 2)) as pf_adj_yuan,
+        cast(coalesce(items.fund_yuan, 0) as decimal(18, 2)) as fund_yuan,
+        cast(coalesce(items.items_yuan, 0) as decimal(18, 2)) as items_yuan,
+        coalesce(items.items, 0) as items,
+        bills.amount_yuan > 0 as is_receivable,
+        cast(coalesce(receivables.paid_yuan, 0) as decimal(18, 2)) as paid_yuan,
+        cast(coalesce(receivables.outstanding_yuan, 0) as decimal(18, 2)) as outstanding_yuan,
+        receivables.paid_date,
+        receivables.days_late,
+        receivables.is_paid_on_time
+    from bills
+    left join items on bills.bill_id = items.bill_id
+    left join receivables on bills.bill_id = receivables.bill_id
 )
 
 select
-    bills.bill_id,
-    bills.cons_no,
-    attributes.customer_sk,
-    bills.billing_month,
-    bills.bill_type,
-    bills.ref_bill_id,
-    bills.issue_date,
-    bills.due_date,
-    bills.tariff_code,
-    attributes.org_no,
-    attributes.tg_id,
-    attributes.elec_type,
-    attributes.voltage,
-    attributes.industry_section,
-    cast(bills.kwh as decimal(18, 2)) as kwh,
-    cast(bills.amount_yuan as decimal(18, 2)) as amount_yuan,
-    cast(coalesce(items.energy_yuan, 0) as decimal(18, 2)) as energy_yuan,
-    cast(coalesce(items.basic_yuan, 0) as decimal(18, 2)) as basic_yuan,
-    cast(coalesce(items.pf_adj_yuan, 0) as decimal(18, 2)) as pf_adj_yuan,
-    cast(coalesce(items.fund_yuan, 0) as decimal(18, 2)) as fund_yuan,
-    cast(coalesce(items.items_yuan, 0) as decimal(18, 2)) as items_yuan,
-    coalesce(items.items, 0) as items,
-    bills.amount_yuan > 0 as is_receivable,
-    cast(coalesce(receivables.paid_yuan, 0) as decimal(18, 2)) as paid_yuan,
-    cast(coalesce(receivables.outstanding_yuan, 0) as decimal(18, 2)) as outstanding_yuan,
-    receivables.paid_date,
-    receivables.days_late,
-    receivables.is_paid_on_time
-from bills
-left join items on bills.bill_id = items.bill_id
-left join receivables on bills.bill_id = receivables.bill_id
-left join attributes on bills.cons_no = attributes.cons_no and bills.billing_month = attributes.month
+    billed.bill_id,
+    billed.cons_no,
+    versions.customer_sk,
+    billed.billing_month,
+    billed.bill_type,
+    billed.ref_bill_id,
+    billed.issue_date,
+    billed.due_date,
+    billed.tariff_code,
+    versions.org_no,
+    versions.tg_id,
+    versions.elec_type,
+    versions.voltage,
+    versions.industry_section,
+    billed.kwh,
+    billed.amount_yuan,
+    billed.energy_yuan,
+    billed.basic_yuan,
+    billed.pf_adj_yuan,
+    billed.fund_yuan,
+    billed.items_yuan,
+    billed.items,
+    billed.is_receivable,
+    billed.paid_yuan,
+    billed.outstanding_yuan,
+    billed.paid_date,
+    billed.days_late,
+    billed.is_paid_on_time
+from billed
+-- the customer's attributes in force at the end of the billing month: the rule of
+-- int_customer_months (a month of int_months × the version in force at its end), joined here
+-- from the small versions table instead of the customer × month grid
+left join months on billed.billing_month = months.month
+left join versions
+    on billed.cons_no = versions.cons_no
+    and versions.effective_from < months.next_month_start
+    and (versions.effective_to is null or versions.effective_to >= months.next_month_start)
