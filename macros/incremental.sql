@@ -67,3 +67,78 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{# Redeliveries. is_redelivery(extracts): whether a changed partition of one of `extracts` had
+   already been loaded (a LOADED row of meta.load_log) when {{ this }} was last built. Its earlier
+   rows may have been dropped from the delivery, which a batch keyed on the rows that arrived
+   cannot see: the model is then rebuilt whole inside the incremental run (pre-hook
+   delete_all_on_redelivery, then every row inserted). A partition delivered twice in the same
+   night, or late for the first time, is no redelivery: nothing built yet came from it. #}
+{% macro is_redelivery(extracts) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set query -%}
+            with built as (
+                select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
+                from {{ this }}
+            )
+            select count(*)
+            from {{ ref('stg_meta__partitions') }} changed
+            inner join {{ source('meta', 'load_log') }} earlier
+                on earlier.extract = changed.extract and earlier.business_date = changed.business_date
+            where changed.extract in ({% for e in extracts %}'{{ e }}'{{ ', ' if not loop.last }}{% endfor %})
+                and changed.loaded_at > (select loaded_at from built)
+                and earlier.status = 'LOADED'
+                and earlier.loaded_at <= (select loaded_at from built)
+        {%- endset -%}
+        {{ return(run_query(query).columns[0].values()[0] > 0) }}
+    {%- endif -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+{# Whether this build reads every row: a full refresh, a first build, or a redelivery. #}
+{% macro builds_whole(extracts) -%}
+    {{ return(not is_incremental() or is_redelivery(extracts)) }}
+{%- endmacro %}
+
+{% macro delete_all_on_redelivery(extracts) -%}
+    {%- if is_incremental() and is_redelivery(extracts) -%}
+    delete from {{ this }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{# The build stamp of derived incremental models: the load time of the newest partition in
+   force when they were built. Rows re-derived in a run carry the new stamp, so a model
+   downstream finds them with `_loaded_at > max(_loaded_at) of its own table`. #}
+{% macro build_stamp() -%}
+    (select max(loaded_at) from {{ ref('stg_meta__partitions') }})
+{%- endmacro %}
+
+{# Keyed batches of derived models (int_receivables, int_receivable_balances, fct_bill): the
+   keys to re-derive are written once to `<model>__batch` (pre-hook), their rows deleted, the
+   model inserts the rows of those keys (append), the post-hook drops the batch table. On a
+   whole build the table's rows all go and every key is derived. #}
+{% macro batch_relation() -%}
+    {{ this.schema }}.{{ this.identifier }}__batch
+{%- endmacro %}
+
+{% macro prepare_key_batch(key, keys_query, extracts) -%}
+    {%- if not is_incremental() -%}
+    select 1
+    {%- elif is_redelivery(extracts) -%}
+    delete from {{ this }}
+    {%- else -%}
+    create or replace table {{ batch_relation() }} as select distinct {{ key }} from ({{ keys_query }}) keys where {{ key }} is not null;
+    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ batch_relation() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro drop_key_batch() -%}
+    drop table if exists {{ batch_relation() }}
+{%- endmacro %}
+
+{# `and <key> in (the batch)` when building incrementally, else nothing. #}
+{% macro in_key_batch(key, extracts) -%}
+    {%- if not builds_whole(extracts) %} and {{ key }} in (select {{ key }} from {{ batch_relation() }}){% endif -%}
+{%- endmacro %}

@@ -1,9 +1,11 @@
 """The incremental big facts give exactly the rows a full refresh gives.
 
-A landing folder is loaded in two nights: the first without some partitions, the second with
-them, plus a redelivered payment partition (one value changed, one row dropped), a reversal of
-an old payment, and a customer-master delta. After the incremental build the three facts are
-compared, row for row, with a full refresh of the same data.
+A landing folder is loaded over several nights: the first without some partitions; the second
+with them (late dates among them, and a customer-master delta): the keyed batches of the
+incremental path; the third with a redelivered payment partition (one value changed, one row
+dropped) and a reversal of an old payment: the redelivery rebuilds the payment-dependent models
+whole; the fourth with nothing new. After the second and the last night the incremental tables
+are compared, row for row, with a full refresh of the same data.
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ from powercrm.ingest.loader import load_landing
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = REPO.parent / "shared" / "conformance" / "landing"
 FACTS = {
-    "fct_bill_line": "bill_id, item_no",
-    "fct_payment": "pay_id",
-    "fct_consumption": "cons_no, billing_month",
+    "core.fct_bill_line": "bill_id, item_no",
+    "core.fct_payment": "pay_id",
+    "core.fct_consumption": "cons_no, billing_month",
+    "core.fct_bill": "bill_id",
+    "staging.stg_marketing__bills": "bill_id",
+    "staging.stg_marketing__payments": "pay_id",
+    "intermediate.int_receivables": "bill_id",
+    "intermediate.int_receivable_balances": "bill_id, valid_from",
 }
 HELD_BACK = ["payment/2025-04-27", "payment/2025-04-10", "bill/2025-04-03", "bill_item/2025-04-03",
              "reading/2025-03-31", "cust/2025-01-15"]
@@ -33,7 +40,7 @@ pytestmark = pytest.mark.skipif(not CONFORMANCE.is_dir(), reason="../shared/conf
 
 
 def _dbt(work_db: Path, tmp: Path, *extra: str) -> None:
-    dbt(tmp, work_db, "run", "--select", " ".join(f"+{f}" for f in FACTS), *extra)
+    dbt(tmp, work_db, "run", "--select", " ".join(f"+{f.split('.')[1]}" for f in FACTS), *extra)
 
 
 def _rewrite(part: Path, name: str, text: str) -> None:
@@ -48,10 +55,21 @@ def _rewrite(part: Path, name: str, text: str) -> None:
 def _snapshot(work_db: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(work_db), read_only=True)
     try:
-        return {t: con.execute(f"select * exclude (_loaded_at) from core.{t} order by {k}").fetchall()
+        return {t: con.execute(f"select * exclude (_loaded_at) from {t} order by {k}").fetchall()
                 for t, k in FACTS.items()}
     finally:
         con.close()
+
+
+def _assert_equals_full_refresh(work_db: Path, tmp: Path, incremental: dict[str, list[tuple]]) -> None:
+    """A full refresh of a copy of `work_db` gives the same rows as the incremental build."""
+    tmp.mkdir()
+    copy = tmp / "full.duckdb"
+    shutil.copy(work_db, copy)
+    _dbt(copy, tmp, "--full-refresh")
+    full = _snapshot(copy)
+    for table in FACTS:
+        assert incremental[table] == full[table], f"{table}: incremental build differs from a full refresh"
 
 
 def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
@@ -61,6 +79,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     for p in HELD_BACK:
         shutil.move(str(landing / p), str(held / p))
     work_db = tmp_path / "w.duckdb"
+    compiled = tmp_path / "target" / "compiled" / "powercrm" / "models"
 
     con = duckdb.connect(str(work_db))
     load_landing(con, landing, "night1")
@@ -68,9 +87,33 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     _dbt(work_db, tmp_path)
     first = _snapshot(work_db)
 
-    # night 2: the held-back partitions arrive, an old payment partition is redelivered
+    # night 2: the held-back partitions arrive (late dates among them, a customer-master delta);
+    # nothing is redelivered: every incremental model takes its keyed batch
     for p in HELD_BACK:
         shutil.move(str(held / p), str(landing / p))
+    con = duckdb.connect(str(work_db))
+    summary = load_landing(con, landing, "night2")
+    con.close()
+    assert len(summary.by_status("LOADED")) == len(HELD_BACK)
+    _dbt(work_db, tmp_path)
+    night2 = _snapshot(work_db)
+    assert night2 != first
+    for model in ("intermediate/int_receivables.sql", "intermediate/int_receivable_balances.sql",
+                  "marts/core/fct_bill.sql"):
+        assert "__batch" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not a keyed batch"
+    for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql"):
+        sql = (compiled / "staging" / "marketing" / model).read_text(encoding="utf-8")
+        assert "union all" in sql, f"{model}: not a batch of the changed partitions"
+    # the changed business dates reach the raw scan as a literal list (docs/benchmarks.md, fix 2)
+    bill_line_sql = (compiled / "marts/core/fct_bill_line.sql").read_text(encoding="utf-8")
+    assert "_business_date in (cast('2025-04-03' as date))" in bill_line_sql
+    assert "union all" in bill_line_sql  # a bill partition changed: lines of re-delivered headers too
+    payment_sql = (compiled / "marts/core/fct_payment.sql").read_text(encoding="utf-8")
+    assert "_business_date in (cast('2025-04-10' as date), cast('2025-04-27' as date))" in payment_sql
+    _assert_equals_full_refresh(work_db, tmp_path / "night2_full", night2)
+
+    # night 3: an old payment partition is redelivered (one value changed, one row dropped) and
+    # a new partition reverses a payment delivered long ago
     part = landing / "payment" / "2024-05-10"
     lines = (part / "payment.csv").read_text(encoding="utf-8").splitlines()
     header, rows = lines[0], lines[1:]
@@ -78,7 +121,6 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     changed = rows[0].split(",")
     changed[5] = "1.23"
     new_rows = [",".join(changed)] + rows[2:]
-    # a reversal, in the new partition, of a payment delivered long ago
     old = landing / "payment" / "2024-02-10" / "payment.csv"
     victim = old.read_text(encoding="utf-8").splitlines()[1].split(",")
     _rewrite(part, "payment.csv", "\n".join([header, *new_rows]) + "\n")
@@ -90,42 +132,37 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     _rewrite(rev_part, "payment.csv", header + "\n" + ",".join(reversal) + "\n")
 
     con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night2")
+    summary = load_landing(con, landing, "night3")
     con.close()
-    assert len(summary.by_status("LOADED")) == len(HELD_BACK) + 2
+    assert len(summary.by_status("LOADED")) == 2
     _dbt(work_db, tmp_path)
     incremental = _snapshot(work_db)
-    assert incremental != first
+    assert incremental != night2
+    # the redelivery rebuilds the payment-dependent models whole: no batch table
+    assert "__batch" not in (compiled / "intermediate/int_receivables.sql").read_text(encoding="utf-8")
+    payment_sql = (compiled / "marts/core/fct_payment.sql").read_text(encoding="utf-8")
+    assert "_business_date in (cast('2024-05-10' as date), cast('2025-04-29' as date))" in payment_sql
 
     con = duckdb.connect(str(work_db), read_only=True)
     pay_ids = {r[0] for r in con.execute("select pay_id from core.fct_payment").fetchall()}
+    stg_pay_ids = {r[0] for r in con.execute("select pay_id from staging.stg_marketing__payments").fetchall()}
     reversed_flag = con.execute("select is_reversed from core.fct_payment where pay_id = ?", [victim[0]]).fetchone()[0]
     amount = con.execute("select amount_yuan from core.fct_payment where pay_id = ?", [changed[0]]).fetchone()[0]
+    batches = con.execute("select count(*) from information_schema.tables where table_name like '%__batch'").fetchone()[0]
     con.close()
-    assert dropped not in pay_ids  # a redelivery replaces the partition whole
+    assert dropped not in pay_ids and dropped not in stg_pay_ids  # a redelivery replaces the partition whole
     assert reversed_flag is True  # an old payment reversed by a new partition flips
     assert str(amount) == "1.23"
+    assert batches == 0  # the post-hooks drop the batch tables
 
-    # the changed business dates reach the raw scan as a literal list (docs/benchmarks.md, fix 2)
-    compiled = tmp_path / "target" / "compiled" / "powercrm" / "models" / "marts" / "core"
-    night2_sql = (compiled / "fct_bill_line.sql").read_text(encoding="utf-8")
-    assert "_business_date in (cast('2025-04-03' as date))" in night2_sql
-    assert "union all" in night2_sql  # a bill partition changed: lines of re-delivered headers too
-    payment_sql = (compiled / "fct_payment.sql").read_text(encoding="utf-8")
-    assert "_business_date in (cast('2024-05-10' as date), cast('2025-04-10' as date), " \
-        "cast('2025-04-27' as date), cast('2025-04-29' as date))" in payment_sql
-
-    # night 3: nothing new; the batch filters render `false` and the facts stay as they are
+    # night 4: nothing new; the batch filters render `false` and the tables stay as they are
     con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night3")
+    summary = load_landing(con, landing, "night4")
     con.close()
     assert summary.by_status("LOADED") == []
     _dbt(work_db, tmp_path)
-    night3_sql = (compiled / "fct_bill_line.sql").read_text(encoding="utf-8")
-    assert "where false" in night3_sql and "union all" not in night3_sql
+    night4_sql = (compiled / "marts/core/fct_bill_line.sql").read_text(encoding="utf-8")
+    assert "where false" in night4_sql and "union all" not in night4_sql
     assert _snapshot(work_db) == incremental
 
-    _dbt(work_db, tmp_path, "--full-refresh")
-    full = _snapshot(work_db)
-    for table in FACTS:
-        assert incremental[table] == full[table], f"{table}: incremental build differs from a full refresh"
+    _assert_equals_full_refresh(work_db, tmp_path / "final_full", incremental)

@@ -1,0 +1,48 @@
+{# The keys each keyed incremental model re-derives on a night (macros/incremental.sql,
+   prepare_key_batch): queries over the sources of its changes. #}
+
+{# int_receivables: bills of the bill partitions loaded since the last build; bills named by any
+   delivered version of a payment of the payment partitions loaded since (a payment may move to
+   another bill); bills with a payment dated between the previous and the new data date. #}
+{% macro receivable_batch_keys() -%}
+    select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
+    {%- if has_changed_partitions('payment') %}
+    union all
+    select bill_id from {{ ref('base_marketing__payments') }}
+    where pay_id in (
+        select pay_id from {{ ref('base_marketing__payments') }} where {{ partition_filter('_business_date', 'payment') }}
+    )
+    {%- endif %}
+    union all
+    select bill_id from {{ ref('int_payments') }}
+    where pay_date > least((select max(_as_of_date) from {{ this }}), (select as_of_date from {{ ref('int_data_date') }}))
+        and pay_date <= greatest((select max(_as_of_date) from {{ this }}), (select as_of_date from {{ ref('int_data_date') }}))
+{%- endmacro %}
+
+{# fct_bill: bills of the bill partitions loaded since the last build, receivables re-derived
+   since (int_receivables rows with a newer build stamp: payments, the data date), bills with
+   lines of the bill_item partitions loaded since, and bills of customers whose master changed
+   (the version in force may differ). #}
+{% macro bill_batch_keys() -%}
+    select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
+    union all
+    select bill_id from {{ ref('int_receivables') }}
+    where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    {%- if has_changed_partitions('bill_item') %}
+    union all
+    select bill_id from {{ ref('base_marketing__bill_items') }} where {{ partition_filter('_business_date', 'bill_item') }}
+    {%- endif %}
+    {%- if has_changed_partitions('cust') %}
+    union all
+    select bill_id from {{ ref('stg_marketing__bills') }} where cons_no in ({{ changed_customers() }})
+    {%- endif %}
+{%- endmacro %}
+
+{# int_receivable_balances: bills of the bill partitions loaded since the last build (a bill may
+   have stopped being a receivable) and receivables re-derived since (their payments changed). #}
+{% macro balance_batch_keys() -%}
+    select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
+    union all
+    select bill_id from {{ ref('int_receivables') }}
+    where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+{%- endmacro %}
