@@ -22,7 +22,7 @@
 {# fct_bill: bills of the bill partitions loaded since the last build, receivables re-derived
    since (int_receivables rows with a newer build stamp: payments, the data date), bills with
    lines of the bill_item partitions loaded since, and bills of customers whose master changed
-   (the version in force may differ). #}
+   (the version in force may differ), and bills derived without the customer's attributes. #}
 {% macro bill_batch_keys() -%}
     select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
     union all
@@ -36,6 +36,10 @@
     union all
     select bill_id from {{ ref('stg_marketing__bills') }} where cons_no in ({{ changed_customers() }})
     {%- endif %}
+    union all
+    -- bills derived without the customer's attributes (a month beyond the data date of their
+    -- build, or a master not delivered yet)
+    select bill_id from {{ this }} where customer_sk is null
 {%- endmacro %}
 
 {# int_receivable_balances: bills of the bill partitions loaded since the last build (a bill may

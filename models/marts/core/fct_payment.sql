@@ -3,8 +3,8 @@
 -- net to zero). Customer attributes of the end of the payment's month.
 -- Incremental: a nightly run re-derives only the payments of partitions loaded since the last
 -- build, the payments those partitions reverse (is_reversed flips), and the payments of
--- customers whose master changed (the version in force may differ); the same rows as a full
--- refresh.
+-- customers whose master changed (the version in force may differ), and the rows derived
+-- without attributes; the same rows as a full refresh.
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key='pay_id',
@@ -26,9 +26,15 @@ batch as (
     select * from new_rows
     {%- if is_incremental() %}
     union all
-    -- the payments the new rows reverse (is_reversed flips)
+    -- the payments the new rows reverse (is_reversed flips), and the rows derived without the
+    -- customer's attributes (dated in a month beyond the data date of their build, or a master
+    -- not delivered yet): derived again, one scan
     select * from all_payments
-    where pay_id in (select reversal_of from new_rows where reversal_of is not null)
+    where pay_id in (
+        select reversal_of from new_rows where reversal_of is not null
+        union all
+        select pay_id from {{ this }} where customer_sk is null
+    )
     {%- if has_changed_partitions('cust') %}
     union all
     -- customers whose master changed: the version in force may differ
