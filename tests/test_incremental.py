@@ -93,7 +93,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     future.mkdir()
     (future / "_manifest.json").write_text(json.dumps({"extract": "payment", "business_date": "2025-04-28",
                                                        "schema_version": 1, "files": []}))
-    _rewrite(future, "payment.csv", header + "\nPF00000001,3100000020,B20250300000020,2025-05-02 10:00:00,APP,10.00,0.00,\n")
+    _rewrite(future, "payment.csv", header + "\nPF00000001,3100000002,B20250200000002,2025-05-02 10:00:00,APP,10.00,0.00,\n")
 
     con = duckdb.connect(str(work_db))
     load_landing(con, landing, "night1")
