@@ -105,11 +105,13 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     # nothing is redelivered: every incremental model takes its keyed batch
     for p in HELD_BACK:
         shutil.move(str(held / p), str(landing / p))
+    # a later partition moves the data date past the future-dated payment
     later = landing / "payment" / "2025-05-03"
     later.mkdir()
     (later / "_manifest.json").write_text(json.dumps({"extract": "payment", "business_date": "2025-05-03",
                                                       "schema_version": 1, "files": []}))
-    _rewrite(later, "payment.csv", header + "\n")
+    # and an old payment corrected to another bill: its first bill loses it
+    _rewrite(later, "payment.csv", header + "\nP000000017,3100000002,B20250200000002,2024-02-10 15:35:49,WECHAT,368.76,,\n")
     con = duckdb.connect(str(work_db))
     summary = load_landing(con, landing, "night2")
     con.close()
