@@ -50,3 +50,60 @@
     select bill_id from {{ ref('int_receivables') }}
     where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
 {%- endmacro %}
+
+{# Months whose bills changed: the billing month of every delivered version of a bill of the
+   bill partitions loaded since the last build (a correction may move a bill to another month),
+   of the bills with lines of the bill_item partitions loaded since, and, for customers whose
+   master changed, the months of their bills whose month end the changed versions reach (the
+   version in force at a month end may differ; a customer's earliest version covers all time
+   before it). #}
+{% macro changed_bill_months() -%}
+    select billing_month as month from {{ ref('base_marketing__bills') }}
+    where bill_id in (
+        select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
+    )
+    {%- if has_changed_partitions('bill_item') %}
+    union all
+    select billing_month as month from {{ ref('stg_marketing__bills') }}
+    where bill_id in (
+        select bill_id from {{ ref('base_marketing__bill_items') }} where {{ partition_filter('_business_date', 'bill_item') }}
+    )
+    {%- endif %}
+    {%- if has_changed_partitions('cust') %}
+    union all
+    select bills.billing_month as month
+    from {{ ref('stg_marketing__bills') }} bills
+    inner join (
+        select versions.cons_no, min(versions.effective_from) as effective_from
+        from {{ ref('int_customer_versions') }} versions
+        inner join (
+            select cons_no, updated_at from {{ ref('base_marketing__customers') }}
+            where {{ partition_filter('_business_date', 'cust') }}
+        ) changed on versions.cons_no = changed.cons_no and versions.updated_at = changed.updated_at
+        group by versions.cons_no
+    ) changed_customers on bills.cons_no = changed_customers.cons_no
+    where cast({{ dbt.dateadd('month', 1, 'bills.billing_month') }} as {{ dbt.type_timestamp() }}) > changed_customers.effective_from
+    {%- endif %}
+{%- endmacro %}
+
+{# int_sales_customer_months: the months whose bills changed and the months a year later (their
+   year-on-year rate reads them). #}
+{% macro sales_batch_months() -%}
+    with changed as (
+        {{ changed_bill_months() }}
+    )
+    select month from changed
+    union all
+    select cast({{ dbt.dateadd('month', 12, 'month') }} as date) from changed
+{%- endmacro %}
+
+{# customer_profit_monthly: the months int_sales_customer_months re-derives and the months of the
+   station costs of the cost partitions loaded since the last build. A station's costs of a
+   month are shared among its customers, so a month is re-derived whole. #}
+{% macro profit_batch_months() -%}
+    select month from ({{ sales_batch_months() }}) sales
+    {%- if has_changed_partitions('cost') %}
+    union all
+    select billing_month from {{ ref('stg_marketing__costs') }} where {{ partition_filter('_business_date', 'cost') }}
+    {%- endif %}
+{%- endmacro %}

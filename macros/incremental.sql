@@ -95,9 +95,19 @@
     {{ return(false) }}
 {%- endmacro %}
 
-{# Whether this build reads every row: a full refresh, a first build, or a redelivery. #}
-{% macro builds_whole(extracts) -%}
-    {{ return(not is_incremental() or is_redelivery(extracts)) }}
+{# Whether this build reads every row: a full refresh, a first build, a redelivery of one of
+   `extracts`, or any change of one of `any_change` (inputs too small or too wide to batch, e.g.
+   the tariffs every month's cost prices come from). #}
+{% macro builds_whole(extracts, any_change=[]) -%}
+    {%- if not is_incremental() or is_redelivery(extracts) -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- for extract in any_change -%}
+        {%- if has_changed_partitions(extract) -%}
+            {{ return(true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(false) }}
 {%- endmacro %}
 
 {% macro delete_all_on_redelivery(extracts) -%}
@@ -123,10 +133,10 @@
     {{ this.schema }}.{{ this.identifier }}__batch
 {%- endmacro %}
 
-{% macro prepare_key_batch(key, keys_query, extracts) -%}
+{% macro prepare_key_batch(key, keys_query, extracts, any_change=[]) -%}
     {%- if not is_incremental() -%}
     select 1
-    {%- elif is_redelivery(extracts) -%}
+    {%- elif builds_whole(extracts, any_change) -%}
     delete from {{ this }}
     {%- else -%}
     create or replace table {{ batch_relation() }} as select distinct {{ key }} from ({{ keys_query }}) keys where {{ key }} is not null;
@@ -138,7 +148,7 @@
     drop table if exists {{ batch_relation() }}
 {%- endmacro %}
 
-{# `and <key> in (the batch)` when building incrementally, else nothing. #}
-{% macro in_key_batch(key, extracts) -%}
-    {%- if not builds_whole(extracts) %} and {{ key }} in (select {{ key }} from {{ batch_relation() }}){% endif -%}
+{# `and <column> in (the batch's keys)` when building incrementally, else nothing. #}
+{% macro in_key_batch(key, extracts, any_change=[], column=none) -%}
+    {%- if not builds_whole(extracts, any_change) %} and {{ column or key }} in (select {{ key }} from {{ batch_relation() }}){% endif -%}
 {%- endmacro %}

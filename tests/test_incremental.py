@@ -32,6 +32,8 @@ FACTS = {
     "staging.stg_marketing__payments": "pay_id",
     "intermediate.int_receivables": "bill_id",
     "intermediate.int_receivable_balances": "bill_id, valid_from",
+    "intermediate.int_sales_customer_months": "cons_no, month",
+    "marts.customer_profit_monthly": "cons_no, month",
 }
 HELD_BACK = ["payment/2025-04-27", "payment/2025-04-10", "bill/2025-04-03", "bill_item/2025-04-03",
              "reading/2025-03-31", "cust/2025-01-15"]
@@ -120,7 +122,8 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     night2 = _snapshot(work_db)
     assert night2 != first
     for model in ("intermediate/int_receivables.sql", "intermediate/int_receivable_balances.sql",
-                  "marts/core/fct_bill.sql"):
+                  "marts/core/fct_bill.sql", "intermediate/int_sales_customer_months.sql",
+                  "marts/profit/customer_profit_monthly.sql"):
         assert "__batch" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not a keyed batch"
     for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql"):
         sql = (compiled / "staging" / "marketing" / model).read_text(encoding="utf-8")
@@ -134,8 +137,8 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
         "cast('2025-05-03' as date))" in payment_sql
     _assert_equals_full_refresh(work_db, tmp_path / "night2_full", night2)
 
-    # night 3: an old payment partition is redelivered (one value changed, one row dropped) and
-    # a new partition reverses a payment delivered long ago
+    # night 3: an old payment partition is redelivered (one value changed, one row dropped), a
+    # new partition reverses a payment delivered long ago
     part = landing / "payment" / "2024-05-10"
     lines = (part / "payment.csv").read_text(encoding="utf-8").splitlines()
     rows = lines[1:]
@@ -153,10 +156,26 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     reversal = ["RV0000001", victim[1], victim[2], "2025-04-29 09:00:00", victim[4], "-" + victim[5], "", victim[0]]
     _rewrite(rev_part, "payment.csv", header + "\n" + ",".join(reversal) + "\n")
 
+    # and an old bill (2024-02) is corrected in a new partition: its month and, a year later,
+    # the year-on-year rate of 2025-02 change (no other change reaches these months tonight)
+    correction = landing / "bill" / "2025-05-03"
+    correction.mkdir()
+    (correction / "_manifest.json").write_text(json.dumps({"extract": "bill", "business_date": "2025-05-03",
+                                                           "schema_version": 1, "files": []}))
+    _rewrite(correction, "bill.csv", "bill_id,cons_no,billing_month,bill_type,ref_bill_id,issue_date,due_date,kwh,"
+             "amount,tariff_code\nB20240200000003,3100000003,2024-02,NORMAL,,2024-03-03,2024-03-23,2927.59,1992.86,"
+             "A-V380\n")
+    lines_part = landing / "bill_item" / "2025-05-03"
+    lines_part.mkdir()
+    (lines_part / "_manifest.json").write_text(json.dumps({"extract": "bill_item", "business_date": "2025-05-03",
+                                                           "schema_version": 1, "files": []}))
+    _rewrite(lines_part, "bill_item.csv", "bill_id,item_no,item,tou_period,tier,fund_name,kwh,price,amount\n"
+             "B20240200000003,1,ENERGY,ALL,1,,2927.59,0.672400,1968.51\n"
+             "B20240200000003,2,FUND,,,大中型水库移民后期扶持基金,2927.59,0.008317,24.35\n")
     con = duckdb.connect(str(work_db))
     summary = load_landing(con, landing, "night3")
     con.close()
-    assert len(summary.by_status("LOADED")) == 2
+    assert len(summary.by_status("LOADED")) == 4
     _dbt(work_db, tmp_path)
     incremental = _snapshot(work_db)
     assert incremental != night2

@@ -4,8 +4,33 @@
 -- attributes in force at that month end. ADJUST bills carry the month they correct, so a month
 -- is restated when a correction arrives. The one place customer-month kWh and its year-on-year
 -- rate are computed (profit and key-account marts read them here).
+-- Incremental: a night re-derives only the months whose bills changed and the months a year
+-- later (macros/batches.sql, sales_batch_months); a redelivered bill, bill_item or cust
+-- partition rebuilds it whole.
+-- depends_on: {{ ref('stg_meta__partitions') }}
+-- depends_on: {{ source('meta', 'load_log') }}
+-- depends_on: {{ ref('base_marketing__bills') }}
+-- depends_on: {{ ref('base_marketing__bill_items') }}
+-- depends_on: {{ ref('base_marketing__customers') }}
+-- depends_on: {{ ref('stg_marketing__bills') }}
+{%- set extracts = ['bill', 'bill_item', 'cust'] %}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ prepare_key_batch('month', sales_batch_months(), ['bill', 'bill_item', 'cust']) }}",
+    post_hook="{{ drop_key_batch() }}",
+) }}
 with bills as (
     select * from {{ ref('fct_bill') }}
+    -- the batch's months and the year before them (the year-on-year window reads them)
+    {%- if not builds_whole(extracts) %}
+    where billing_month in (
+        select month from {{ batch_relation() }}
+        union all
+        select cast({{ dbt.dateadd('month', -12, 'month') }} as date) from {{ batch_relation() }}
+    )
+    {%- endif %}
 ),
 
 months as (
@@ -60,7 +85,8 @@ select
     totals.has_normal_bill,
     totals.bills,
     cast(totals.kwh_prev_year as decimal(18, 2)) as kwh_prev_year,
-    cast(case when totals.kwh_prev_year <> 0 then totals.kwh / totals.kwh_prev_year - 1 end as double) as kwh_yoy_rate
+    cast(case when totals.kwh_prev_year <> 0 then totals.kwh / totals.kwh_prev_year - 1 end as double) as kwh_yoy_rate,
+    {{ build_stamp() }} as _loaded_at
 from with_year_earlier as totals
 -- the attributes in force at the month end: the rule of int_customer_months (a month of
 -- int_months × the version in force at its end), joined from the small versions table
@@ -70,3 +96,4 @@ left join versions
     on totals.cons_no = versions.cons_no
     and versions.effective_from < months.next_month_start
     and (versions.effective_to is null or versions.effective_to >= months.next_month_start)
+where true{{ in_key_batch('month', extracts, column='totals.month') }}

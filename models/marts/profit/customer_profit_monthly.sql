@@ -1,12 +1,33 @@
 -- 利润贡献: revenue, energy cost, margin, cost shares and profit per customer × billing month.
 -- Bills count in their billing_month (an ADJUST bill restates the month it corrects); the
 -- station, elec_type and capacity are the customer's version in force at that month end.
+-- Incremental: a night re-derives only the months whose bills or station costs changed
+-- (macros/batches.sql, profit_batch_months), each month whole (its costs are shared among the
+-- station's customers); a redelivered bill, bill_item, cust or cost partition, or any tariff
+-- change, rebuilds it whole.
+-- depends_on: {{ ref('stg_meta__partitions') }}
+-- depends_on: {{ source('meta', 'load_log') }}
+-- depends_on: {{ ref('base_marketing__bills') }}
+-- depends_on: {{ ref('base_marketing__bill_items') }}
+-- depends_on: {{ ref('base_marketing__customers') }}
+-- depends_on: {{ ref('stg_marketing__bills') }}
+{%- set extracts = ['bill', 'bill_item', 'cust', 'cost'] %}
+{%- set any_change = ['tariff'] %}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ prepare_key_batch('month', profit_batch_months(), ['bill', 'bill_item', 'cust', 'cost'], ['tariff']) }}",
+    post_hook="{{ drop_key_batch() }}",
+) }}
 with bills as (
     select * from {{ ref('fct_bill') }}
+    where true{{ in_key_batch('month', extracts, any_change, column='billing_month') }}
 ),
 
 customer_months as (
     select * from {{ ref('int_sales_customer_months') }}
+    where true{{ in_key_batch('month', extracts, any_change) }}
 ),
 
 cost_prices as (
@@ -147,5 +168,6 @@ select
     profit_yuan,
     kwh_yoy_rate,
     contract_kva_change,
-    has_normal_bill
+    has_normal_bill,
+    {{ build_stamp() }} as _loaded_at
 from final
