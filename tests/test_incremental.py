@@ -172,10 +172,16 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     _rewrite(lines_part, "bill_item.csv", "bill_id,item_no,item,tou_period,tier,fund_name,kwh,price,amount\n"
              "B20240200000003,1,ENERGY,ALL,1,,2927.59,0.672400,1968.51\n"
              "B20240200000003,2,FUND,,,大中型水库移民后期扶持基金,2927.59,0.008317,24.35\n")
+    # and a station's costs of 2024-06 are corrected: the month's cost shares change
+    cost_part = landing / "cost" / "2025-05-03"
+    cost_part.mkdir()
+    (cost_part / "_manifest.json").write_text(json.dumps({"extract": "cost", "business_date": "2025-05-03",
+                                                          "schema_version": 1, "files": []}))
+    _rewrite(cost_part, "cost.csv", "org_no,billing_month,marketing_cost,operating_cost\n334010102,2024-06,6000.00,41000.00\n")
     con = duckdb.connect(str(work_db))
     summary = load_landing(con, landing, "night3")
     con.close()
-    assert len(summary.by_status("LOADED")) == 4
+    assert len(summary.by_status("LOADED")) == 5
     _dbt(work_db, tmp_path)
     incremental = _snapshot(work_db)
     assert incremental != night2
