@@ -144,8 +144,13 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# Always on DuckDB, also after a full refresh: a batch table left by an interrupted run goes. #}
 {% macro drop_key_batch() -%}
+    {%- if target.type == 'spark' -%}
+    select 1
+    {%- else -%}
     drop table if exists {{ batch_relation() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {# `and <column> in (the batch's keys)` when building incrementally, else nothing. #}
