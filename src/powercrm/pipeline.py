@@ -335,6 +335,24 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
     return build
 
 
+SCHEMA_DRIFT = "incremental model are out of sync"  # dbt's on_schema_change='fail' message
+
+
+def build_failure_message(errors: list[NodeResult]) -> str:
+    """The error of a failed build: the first failed node, how many more, and what to do when an
+    incremental table was built by an earlier version of the models (its columns differ)."""
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    text = (f"dbt build failed: {first.resource_type} {first.relation or first.name} "
+            f"({first.path}): {_reason(Exception(first.message))}{more}")
+    drifted = [e.relation or e.name for e in errors if SCHEMA_DRIFT in (e.message or "")]
+    if drifted:
+        text += (f". The incremental table{'s' if len(drifted) > 1 else ''} {', '.join(drifted)} "
+                 f"{'were' if len(drifted) > 1 else 'was'} built by an earlier version of the models and "
+                 f"their columns differ: run `powercrm rebuild` once (every model from scratch)")
+    return text
+
+
 def save_dbt_results(con: duckdb.DuckDBPyConnection, run_id: str, build: BuildResult) -> None:
     """meta.dbt_results: the latest build's nodes and tests (the quality gate and audit read them)."""
     con.execute("create schema if not exists meta")
@@ -498,10 +516,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
         finally:
             con.close()
     if report.build.errors:
-        first = report.build.errors[0]
-        more = f" (and {len(report.build.errors) - 1} more)" if len(report.build.errors) > 1 else ""
-        raise PowerCRMError(f"dbt build failed: {first.resource_type} {first.relation or first.name} "
-                            f"({first.path}): {_reason(Exception(first.message))}{more}")
+        raise PowerCRMError(build_failure_message(report.build.errors))
     for t in report.build.failed_tests:
         if t.status == "fail":
             report.blocking.append(f"dbt test {t.name} failed on {t.failures} rows"

@@ -1,0 +1,29 @@
+"""What a failed dbt build tells the operator: the node, how many more, and what to do."""
+
+from __future__ import annotations
+
+from powercrm.pipeline import NodeResult, build_failure_message
+
+# the text of dbt's on_schema_change='fail' error (dbt/include/global_project/macros/
+# materializations/models/incremental/on_schema_change.sql), as dbt-duckdb reports it
+DRIFT = ("Compilation Error in macro check_for_schema_changes\n  The source and target schemas on this "
+         "incremental model are out of sync!\n  They can be reconciled in several ways:")
+
+
+def _node(name: str, message: str) -> NodeResult:
+    return NodeResult(f"model.powercrm.{name}", "model", name, f"core.{name}", "error", message=message,
+                      path=f"models/marts/core/{name}.sql")
+
+
+def test_schema_drift_names_the_tables_and_the_command() -> None:
+    text = build_failure_message([_node("fct_bill", DRIFT), _node("fct_payment", DRIFT)])
+    assert text.startswith("dbt build failed: model core.fct_bill (models/marts/core/fct_bill.sql): ")
+    assert "(and 1 more)" in text
+    assert "The incremental tables core.fct_bill, core.fct_payment were built by an earlier version" in text
+    assert "run `powercrm rebuild` once" in text
+
+
+def test_other_errors_get_no_rebuild_hint() -> None:
+    text = build_failure_message([_node("fct_bill", "Binder Error: column x not found")])
+    assert "Binder Error: column x not found" in text
+    assert "rebuild" not in text and "more" not in text
