@@ -157,3 +157,38 @@
 {% macro in_key_batch(key, extracts, any_change=[], column=none) -%}
     {%- if not builds_whole(extracts, any_change) %} and {{ column or key }} in (select {{ key }} from {{ batch_relation() }}){% endif -%}
 {%- endmacro %}
+
+{# The body of an incremental staging dedup table (stg_marketing__bills, stg_marketing__payments):
+   one row per `key`, the latest delivery. A night reads only the rows of the changed partitions
+   of `extract` and lets them compete with the rows in force for the same keys (the latest
+   business_date wins, as in a full build); a whole build (full refresh, redelivery) reads every
+   delivered row. #}
+{% macro latest_per_key_incremental(relation, key, columns, extract) -%}
+{%- set whole = builds_whole([extract]) %}
+{%- set column_list = (columns + ['_business_date', '_record_no', '_loaded_at']) | join(', ') %}
+with delivered as (
+    select {{ column_list }}
+    from {{ relation }}
+    {%- if not whole %}
+    where {{ partition_filter('_business_date', extract) }}
+    {%- endif %}
+),
+
+candidates as (
+    select * from delivered
+    {%- if not whole %}
+    union all
+    -- the rows in force for the same keys: a new row replaces them only when it is later
+    select {{ column_list }}
+    from {{ this }}
+    where {{ key }} in (select {{ key }} from delivered)
+    {%- endif %}
+),
+
+deduped as (
+    {{ latest_per_key('candidates', [key]) }}
+)
+
+select {{ column_list }}
+from deduped
+{%- endmacro %}

@@ -55,6 +55,15 @@ def _rewrite(part: Path, name: str, text: str) -> None:
     (part / "_manifest.json").write_text(json.dumps(manifest))
 
 
+def _new_partition(landing: Path, extract: str, business_date: str, text: str) -> None:
+    """A partition of `extract` that was not delivered before, with one file holding `text`."""
+    part = landing / extract / business_date
+    part.mkdir()
+    (part / "_manifest.json").write_text(json.dumps({"extract": extract, "business_date": business_date,
+                                                     "schema_version": 1, "files": []}))
+    _rewrite(part, f"{extract}.csv", text)
+
+
 def _snapshot(work_db: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(work_db), read_only=True)
     try:
@@ -92,11 +101,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     # a payment dated after the first night's data date (2025-04-30): it counts only once a later
     # partition moves the data date past it (night 2), though its own partition does not change
     header = "pay_id,cons_no,bill_id,pay_time,channel,amount,penalty_amount,reversal_of"
-    future = landing / "payment" / "2025-04-28"
-    future.mkdir()
-    (future / "_manifest.json").write_text(json.dumps({"extract": "payment", "business_date": "2025-04-28",
-                                                       "schema_version": 1, "files": []}))
-    _rewrite(future, "payment.csv", header + "\nPF00000001,3100000002,B20250200000002,2025-05-02 10:00:00,APP,10.00,0.00,\n")
+    _new_partition(landing, "payment", "2025-04-28", header + "\nPF00000001,3100000002,B20250200000002,2025-05-02 10:00:00,APP,10.00,0.00,\n")
 
     con = duckdb.connect(str(work_db))
     load_landing(con, landing, "night1")
@@ -108,22 +113,14 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     # nothing is redelivered: every incremental model takes its keyed batch
     for p in HELD_BACK:
         shutil.move(str(held / p), str(landing / p))
-    # a later partition moves the data date past the future-dated payment
-    later = landing / "payment" / "2025-05-03"
-    later.mkdir()
-    (later / "_manifest.json").write_text(json.dumps({"extract": "payment", "business_date": "2025-05-03",
-                                                      "schema_version": 1, "files": []}))
-    # and an old payment corrected to another bill: its first bill loses it
-    _rewrite(later, "payment.csv", header + "\nP000000017,3100000002,B20250200000002,2024-02-10 15:35:49,WECHAT,368.76,,\n")
+    # a later partition moves the data date past the future-dated payment and corrects an old
+    # payment to another bill (its first bill loses it)
+    _new_partition(landing, "payment", "2025-05-03", header + "\nP000000017,3100000002,B20250200000002,2024-02-10 15:35:49,WECHAT,368.76,,\n")
     # and a new partition reverses a payment delivered long ago
     old = landing / "payment" / "2024-02-10" / "payment.csv"
     victim = old.read_text(encoding="utf-8").splitlines()[1].split(",")
-    rev_part = landing / "payment" / "2025-04-29"
-    rev_part.mkdir()
-    (rev_part / "_manifest.json").write_text(json.dumps({"extract": "payment", "business_date": "2025-04-29",
-                                                         "schema_version": 1, "files": []}))
     reversal = ["RV0000001", victim[1], victim[2], "2025-04-29 09:00:00", victim[4], "-" + victim[5], "", victim[0]]
-    _rewrite(rev_part, "payment.csv", header + "\n" + ",".join(reversal) + "\n")
+    _new_partition(landing, "payment", "2025-04-29", header + "\n" + ",".join(reversal) + "\n")
     con = duckdb.connect(str(work_db))
     summary = load_landing(con, landing, "night2")
     con.close()
@@ -159,26 +156,14 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
 
     # and an old bill (2024-02) is corrected in a new partition: its month and, a year later,
     # the year-on-year rate of 2025-02 change (no other change reaches these months tonight)
-    correction = landing / "bill" / "2025-05-03"
-    correction.mkdir()
-    (correction / "_manifest.json").write_text(json.dumps({"extract": "bill", "business_date": "2025-05-03",
-                                                           "schema_version": 1, "files": []}))
-    _rewrite(correction, "bill.csv", "bill_id,cons_no,billing_month,bill_type,ref_bill_id,issue_date,due_date,kwh,"
+    _new_partition(landing, "bill", "2025-05-03", "bill_id,cons_no,billing_month,bill_type,ref_bill_id,issue_date,due_date,kwh,"
              "amount,tariff_code\nB20240200000003,3100000003,2024-02,NORMAL,,2024-03-03,2024-03-23,2927.59,1992.86,"
              "A-V380\n")
-    lines_part = landing / "bill_item" / "2025-05-03"
-    lines_part.mkdir()
-    (lines_part / "_manifest.json").write_text(json.dumps({"extract": "bill_item", "business_date": "2025-05-03",
-                                                           "schema_version": 1, "files": []}))
-    _rewrite(lines_part, "bill_item.csv", "bill_id,item_no,item,tou_period,tier,fund_name,kwh,price,amount\n"
+    _new_partition(landing, "bill_item", "2025-05-03", "bill_id,item_no,item,tou_period,tier,fund_name,kwh,price,amount\n"
              "B20240200000003,1,ENERGY,ALL,1,,2927.59,0.672400,1968.51\n"
              "B20240200000003,2,FUND,,,大中型水库移民后期扶持基金,2927.59,0.008317,24.35\n")
     # and a station's costs of 2024-06 are corrected: the month's cost shares change
-    cost_part = landing / "cost" / "2025-05-03"
-    cost_part.mkdir()
-    (cost_part / "_manifest.json").write_text(json.dumps({"extract": "cost", "business_date": "2025-05-03",
-                                                          "schema_version": 1, "files": []}))
-    _rewrite(cost_part, "cost.csv", "org_no,billing_month,marketing_cost,operating_cost\n334010102,2024-06,6000.00,41000.00\n")
+    _new_partition(landing, "cost", "2025-05-03", "org_no,billing_month,marketing_cost,operating_cost\n334010102,2024-06,6000.00,41000.00\n")
     con = duckdb.connect(str(work_db))
     summary = load_landing(con, landing, "night3")
     con.close()

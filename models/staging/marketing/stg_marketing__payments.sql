@@ -4,7 +4,7 @@
 -- Incremental: a night reads only the rows of the payment partitions loaded since the last
 -- build and lets them compete with the rows in force for the same pay_id (the latest
 -- business_date wins, as in a full build). A redelivered partition (its earlier rows may have
--- been dropped) rebuilds the table whole (macros/incremental.sql, is_redelivery).
+-- been dropped) rebuilds the table whole (macros/incremental.sql, latest_per_key_incremental).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 {{ config(
@@ -14,36 +14,7 @@
     on_schema_change='fail',
     pre_hook="{{ delete_all_on_redelivery(['payment']) }}",
 ) }}
-{%- set whole = builds_whole(['payment']) %}
-
-with renamed as (
-    select
-        pay_id, cons_no, bill_id, pay_time, channel, amount_yuan, penalty_yuan, reversal_of,
-        _business_date, _record_no, _loaded_at
-    from {{ ref('base_marketing__payments') }}
-    {%- if not whole %}
-    where {{ partition_filter('_business_date', 'payment') }}
-    {%- endif %}
-),
-
-candidates as (
-    select * from renamed
-    {%- if not whole %}
-    union all
-    -- the rows in force for the same payments: a new row replaces them only when it is later
-    select
-        pay_id, cons_no, bill_id, pay_time, channel, amount_yuan, penalty_yuan, reversal_of,
-        _business_date, _record_no, _loaded_at
-    from {{ this }}
-    where pay_id in (select pay_id from renamed)
-    {%- endif %}
-),
-
-deduped as (
-    {{ latest_per_key('candidates', ['pay_id']) }}
-)
-
-select
-    pay_id, cons_no, bill_id, pay_time, channel, amount_yuan, penalty_yuan, reversal_of,
-    _business_date, _record_no, _loaded_at
-from deduped
+{{ latest_per_key_incremental(
+    ref('base_marketing__payments'), 'pay_id',
+    ['pay_id', 'cons_no', 'bill_id', 'pay_time', 'channel', 'amount_yuan', 'penalty_yuan', 'reversal_of'],
+    'payment') }}
