@@ -107,3 +107,35 @@
     select billing_month from {{ ref('stg_marketing__costs') }} where {{ partition_filter('_business_date', 'cost') }}
     {%- endif %}
 {%- endmacro %}
+
+{# int_credit_scores: the customers whose score can have changed at an evaluation date already
+   built: receivables re-derived since the last build (payments, the data date), every delivered
+   version of a bill of the bill partitions loaded since (a bill may stop being a receivable or
+   move to another customer), customers whose master changed, and the customers of every
+   delivered version of a dunning event or violation case of the partitions loaded since. The
+   evaluation dates not built yet (a new data date) are evaluated for every customer
+   (prepare_evaluation_date_batch). #}
+{% macro credit_batch_customers() -%}
+    select cons_no from {{ ref('int_receivables') }}
+    where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    {%- if has_changed_partitions('bill') %}
+    union all
+    select cons_no from {{ ref('base_marketing__bills') }}
+    where bill_id in (
+        select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
+    )
+    {%- endif %}
+    {%- if has_changed_partitions('cust') %}
+    union all
+    {{ changed_customers() }}
+    {%- endif %}
+    {%- for extract, key in [('dunning', 'event_id'), ('violation', 'case_id')] %}
+    {%- if has_changed_partitions(extract) %}
+    union all
+    select {{ clean_text('cons_no') }} as cons_no from {{ source('raw', extract) }}
+    where {{ clean_text(key) }} in (
+        select {{ clean_text(key) }} from {{ source('raw', extract) }} where {{ partition_filter('_business_date', extract) }}
+    )
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

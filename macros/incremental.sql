@@ -192,3 +192,37 @@ deduped as (
 select {{ column_list }}
 from deduped
 {%- endmacro %}
+
+{# Models with one row per customer × evaluation date (int_credit_scores): besides the customer
+   batch (prepare_key_batch), a night evaluates every customer at the evaluation dates not built
+   yet (a new data date), kept in `<model>__dates`, and drops the rows of evaluation dates no
+   longer in force (the previous data date when it was no month end). Run it before
+   prepare_key_batch, which deletes the batch customers' rows. #}
+{% macro evaluation_date_relation() -%}
+    {{ this.schema }}.{{ this.identifier }}__dates
+{%- endmacro %}
+
+{% macro prepare_evaluation_date_batch(extracts, any_change=[]) -%}
+    {%- if not is_incremental() or builds_whole(extracts, any_change) -%}
+    select 1
+    {%- else -%}
+    create or replace table {{ evaluation_date_relation() }} as
+    select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
+    where snapshot_date not in (select distinct evaluation_date from {{ this }});
+    delete from {{ this }} where evaluation_date not in (select snapshot_date from {{ ref('int_snapshot_dates') }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro drop_evaluation_date_batch() -%}
+    {%- if target.type == 'spark' -%}
+    select 1
+    {%- else -%}
+    drop table if exists {{ evaluation_date_relation() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# `and (<customer> in the batch or <date> among the new evaluation dates)` when building
+   incrementally, else nothing. #}
+{% macro in_customer_date_batch(customer_column, date_column, extracts, any_change=[]) -%}
+    {%- if not builds_whole(extracts, any_change) %} and ({{ customer_column }} in (select cons_no from {{ batch_relation() }}) or {{ date_column }} in (select evaluation_date from {{ evaluation_date_relation() }})){% endif -%}
+{%- endmacro %}

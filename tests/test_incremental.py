@@ -35,6 +35,7 @@ FACTS = {
     "intermediate.int_receivable_balances": "bill_id, valid_from",
     "intermediate.int_sales_customer_months": "cons_no, month",
     "marts.customer_profit_monthly": "cons_no, month",
+    "intermediate.int_credit_scores": "evaluation_date, cons_no",
 }
 HELD_BACK = ["payment/2025-04-27", "payment/2025-04-10", "bill/2025-04-03", "bill_item/2025-04-03",
              "reading/2025-03-31", "cust/2025-01-15"]
@@ -130,7 +131,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     assert night2 != first
     for model in ("intermediate/int_receivables.sql", "intermediate/int_receivable_balances.sql",
                   "marts/core/fct_bill.sql", "intermediate/int_sales_customer_months.sql",
-                  "marts/profit/customer_profit_monthly.sql"):
+                  "marts/profit/customer_profit_monthly.sql", "intermediate/int_credit_scores.sql"):
         assert "__batch" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not a keyed batch"
     for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql"):
         sql = (compiled / "staging" / "marketing" / model).read_text(encoding="utf-8")
@@ -181,7 +182,8 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     stg_pay_ids = {r[0] for r in con.execute("select pay_id from staging.stg_marketing__payments").fetchall()}
     reversed_flag = con.execute("select is_reversed from core.fct_payment where pay_id = ?", [victim[0]]).fetchone()[0]
     amount = con.execute("select amount_yuan from core.fct_payment where pay_id = ?", [changed[0]]).fetchone()[0]
-    batches = con.execute("select count(*) from information_schema.tables where table_name like '%__batch'").fetchone()[0]
+    batches = con.execute("select count(*) from information_schema.tables "
+                          "where table_name like '%\\_\\_batch' escape '\\' or table_name like '%\\_\\_dates' escape '\\'").fetchone()[0]
     con.close()
     assert dropped not in pay_ids and dropped not in stg_pay_ids  # a redelivery replaces the partition whole
     assert reversed_flag is True  # an old payment reversed by a new partition flips
@@ -198,4 +200,33 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     assert "where false" in night4_sql and "union all" not in night4_sql
     assert _snapshot(work_db) == incremental
 
-    _assert_equals_full_refresh(work_db, tmp_path / "final_full", incremental)
+    # night 5: one more business day, 2025-05-05, brings only a disconnection and a theft case,
+    # both dated in April (delivered late): the data date moves on, so every customer is scored
+    # at it and the previous data date (2025-05-03, no month end) goes; the two customers are
+    # re-scored at every date, so their 2025-04-30 scores count the events too
+    con = duckdb.connect(str(work_db), read_only=True)
+    scored_before = con.execute("select count(*) from intermediate.int_credit_scores "
+                                "where evaluation_date = date '2025-05-03'").fetchone()[0]
+    con.close()
+    assert scored_before > 0
+    _new_partition(landing, "dunning", "2025-05-05", "event_id,cons_no,bill_id,event_type,event_time,operator\n"
+                   "E900000001,3100000008,B20250300000008,DISCONNECT,2025-04-29 09:30:00,催费员甲\n")
+    _new_partition(landing, "violation", "2025-05-05", "case_id,cons_no,case_type,found_date,recovered_kwh,"
+                   "recovered_amount,penalty_amount\nV900001,3100000021,THEFT,2025-04-20,120,80.00,240.00\n")
+    con = duckdb.connect(str(work_db))
+    summary = load_landing(con, landing, "night5")
+    con.close()
+    assert len(summary.by_status("LOADED")) == 2
+    _dbt(work_db, tmp_path)
+    assert "__dates" in (compiled / "intermediate/int_credit_scores.sql").read_text(encoding="utf-8")
+    night5 = _snapshot(work_db)
+    dates = sorted({row[0].isoformat() for row in night5["intermediate.int_credit_scores"]})
+    assert "2025-05-03" not in dates and dates[-2:] == ["2025-04-30", "2025-05-05"]
+    con = duckdb.connect(str(work_db), read_only=True)
+    disconnect, theft = con.execute(
+        "select max(case when cons_no = '3100000008' then disconnects_12m end), "
+        "max(case when cons_no = '3100000021' then thefts_24m end) "
+        "from intermediate.int_credit_scores where evaluation_date = date '2025-04-30'").fetchone()
+    con.close()
+    assert disconnect >= 1 and theft >= 1
+    _assert_equals_full_refresh(work_db, tmp_path / "final_full", night5)

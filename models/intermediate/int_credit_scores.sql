@@ -24,6 +24,31 @@
 --     after that date in its month, from the day-level rows;
 --   the corrections, rare-event counts and arrears are keyed by evaluation date × customer and
 --   joined once.
+-- Incremental: a customer's rows depend on that customer's receivables, arrears, master versions,
+-- violations and disconnections only; the set of evaluation dates is the one thing all share. A
+-- night therefore re-evaluates the customers whose inputs can have changed at every date
+-- (macros/batches.sql, credit_batch_customers) and every customer at the dates not built yet
+-- (a new data date), and drops the dates no longer in force (the previous data date when it
+-- was no month end). A redelivered bill, payment, cust, dunning or violation partition rebuilds
+-- the table whole (macros/incremental.sql, is_redelivery).
+-- depends_on: {{ ref('stg_meta__partitions') }}
+-- depends_on: {{ source('meta', 'load_log') }}
+-- depends_on: {{ ref('base_marketing__bills') }}
+-- depends_on: {{ ref('base_marketing__customers') }}
+-- depends_on: {{ source('raw', 'dunning') }}
+-- depends_on: {{ source('raw', 'violation') }}
+{%- set extracts = ['bill', 'payment', 'cust', 'dunning', 'violation'] %}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ prepare_evaluation_date_batch(['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
+        "{{ prepare_key_batch('cons_no', credit_batch_customers(), ['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
+    ],
+    post_hook=["{{ drop_key_batch() }}", "{{ drop_evaluation_date_batch() }}"],
+) }}
+{%- set batched = is_incremental() and not builds_whole(extracts) %}
 with evaluation_dates as (
     select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
 ),
@@ -40,6 +65,14 @@ receivables as (
         case when is_paid_on_time then 1 else 0 end as is_on_time
     from {{ ref('int_receivables') }}
     where bill_type = 'NORMAL' and cons_no is not null and due_date is not null
+    {%- if batched %}
+        -- the batch customers' receivables, and everyone's in the windows of the new dates
+        -- (from the month of their 12-month window's start)
+        and (cons_no in (select cons_no from {{ batch_relation() }})
+            or year(due_date) * 12 + month(due_date) >= (
+                select min(year(evaluation_date) * 12 + month(evaluation_date)) - 12
+                from {{ evaluation_date_relation() }}))
+    {%- endif %}
 ),
 
 arrears as (
@@ -94,7 +127,7 @@ active_customers as (
     inner join versions
         on versions.effective_from < windows.next_day_start
         and (versions.effective_to is null or versions.effective_to >= windows.next_day_start)
-    where versions.status = 'ACTIVE'
+    where versions.status = 'ACTIVE'{{ in_customer_date_batch('versions.cons_no', 'windows.evaluation_date', extracts) }}
 ),
 
 month_punctuality as (
@@ -341,5 +374,6 @@ select
         when credit_score >= 70 then 'A'
         when credit_score >= 60 then 'B'
         else 'C'
-    end as credit_grade
+    end as credit_grade,
+    {{ build_stamp() }} as _loaded_at
 from scored
