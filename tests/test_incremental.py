@@ -4,7 +4,8 @@ A landing folder is loaded over several nights: the first without some partition
 with them (late dates among them, and a customer-master delta): the keyed batches of the
 incremental path, a reversal of an old payment among them; the third with a redelivered payment
 partition (one value changed, one row dropped), a corrected old bill and station cost: the
-redelivery rebuilds the payment-dependent models whole; the fourth with nothing new. After the second and the last night the incremental tables
+redelivery rebuilds the payment-dependent models whole; the fourth with nothing new; the fifth
+with a new data date that brings only a late disconnection and a late theft case. After the second and the last night the incremental tables
 are compared, row for row, with a full refresh of the same data.
 """
 
