@@ -139,3 +139,20 @@
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{# int_profit_value_classes: besides the evaluation dates not built yet, the dates whose value
+   window (the 12 billing months before the date's month) holds a month customer_profit_monthly
+   re-derived since the last build, and the previous data date (its is_data_date flag changes).
+   Each date is ranked again whole. #}
+{% macro value_class_batch_dates() -%}
+    select evaluation_date from {{ this }} where is_data_date
+    union all
+    select dates.snapshot_date as evaluation_date
+    from {{ ref('int_snapshot_dates') }} dates
+    inner join (
+        select distinct month from {{ ref('customer_profit_monthly') }}
+        where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    ) changed
+        on changed.month >= cast({{ dbt.dateadd('month', -12, dbt.date_trunc('month', 'dates.snapshot_date')) }} as date)
+        and changed.month <= cast({{ dbt.dateadd('month', -1, dbt.date_trunc('month', 'dates.snapshot_date')) }} as date)
+{%- endmacro %}

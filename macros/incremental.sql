@@ -197,19 +197,28 @@ from deduped
    batch (prepare_key_batch), a night evaluates every customer at the evaluation dates not built
    yet (a new data date), kept in `<model>__dates`, and drops the rows of evaluation dates no
    longer in force (the previous data date when it was no month end). Run it before
-   prepare_key_batch, which deletes the batch customers' rows. #}
+   prepare_key_batch, which deletes the batch customers' rows. `dates_query` names further
+   evaluation dates to re-derive whole (int_profit_value_classes: a ranking over all customers
+   of a date), whose rows go too. #}
 {% macro evaluation_date_relation() -%}
     {{ this.schema }}.{{ this.identifier }}__dates
 {%- endmacro %}
 
-{% macro prepare_evaluation_date_batch(extracts, any_change=[]) -%}
+{% macro prepare_evaluation_date_batch(extracts, any_change=[], dates_query=none) -%}
     {%- if not is_incremental() or builds_whole(extracts, any_change) -%}
     select 1
     {%- else -%}
     create or replace table {{ evaluation_date_relation() }} as
     select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
-    where snapshot_date not in (select distinct evaluation_date from {{ this }});
+    where snapshot_date not in (select distinct evaluation_date from {{ this }})
+    {%- if dates_query %}
+    union
+    select evaluation_date from ({{ dates_query }}) dates
+    {%- endif %};
     delete from {{ this }} where evaluation_date not in (select snapshot_date from {{ ref('int_snapshot_dates') }})
+    {%- if dates_query %}
+        or evaluation_date in (select evaluation_date from {{ evaluation_date_relation() }})
+    {%- endif %}
     {%- endif -%}
 {%- endmacro %}
 
@@ -225,4 +234,9 @@ from deduped
    incrementally, else nothing. #}
 {% macro in_customer_date_batch(customer_column, date_column, extracts, any_change=[]) -%}
     {%- if not builds_whole(extracts, any_change) %} and ({{ customer_column }} in (select cons_no from {{ batch_relation() }}) or {{ date_column }} in (select evaluation_date from {{ evaluation_date_relation() }})){% endif -%}
+{%- endmacro %}
+
+{# `and <date> among the evaluation dates of the batch` when building incrementally, else nothing. #}
+{% macro in_evaluation_date_batch(date_column, extracts, any_change=[]) -%}
+    {%- if not builds_whole(extracts, any_change) %} and {{ date_column }} in (select evaluation_date from {{ evaluation_date_relation() }}){% endif -%}
 {%- endmacro %}

@@ -5,7 +5,8 @@ with them (late dates among them, and a customer-master delta): the keyed batche
 incremental path, a reversal of an old payment among them; the third with a redelivered payment
 partition (one value changed, one row dropped), a corrected old bill and station cost: the
 redelivery rebuilds the payment-dependent models whole; the fourth with nothing new; the fifth
-with a new data date that brings only a late disconnection and a late theft case. After the second and the last night the incremental tables
+with a new data date that brings only a late disconnection and a late theft case; the sixth
+moves the data date off a month end. After the second and the last night the incremental tables
 are compared, row for row, with a full refresh of the same data.
 """
 
@@ -37,6 +38,7 @@ FACTS = {
     "intermediate.int_sales_customer_months": "cons_no, month",
     "marts.customer_profit_monthly": "cons_no, month",
     "intermediate.int_credit_scores": "evaluation_date, cons_no",
+    "intermediate.int_profit_value_classes": "evaluation_date, cons_no",
 }
 HELD_BACK = ["payment/2025-04-27", "payment/2025-04-10", "bill/2025-04-03", "bill_item/2025-04-03",
              "reading/2025-03-31", "cust/2025-01-15"]
@@ -201,7 +203,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     assert "where false" in night4_sql and "union all" not in night4_sql
     assert _snapshot(work_db) == incremental
 
-    # night 5: one more business day, 2025-05-05, brings only a disconnection and a theft case,
+    # night 5: a later business day, 2025-05-31, brings only a disconnection and a theft case,
     # both dated in April (delivered late): the data date moves on, so every customer is scored
     # at it and the previous data date (2025-05-03, no month end) goes; the two customers are
     # re-scored at every date, so their 2025-04-30 scores count the events too
@@ -210,19 +212,20 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
                                 "where evaluation_date = date '2025-05-03'").fetchone()[0]
     con.close()
     assert scored_before > 0
-    _new_partition(landing, "dunning", "2025-05-05", "event_id,cons_no,bill_id,event_type,event_time,operator\n"
+    _new_partition(landing, "dunning", "2025-05-31", "event_id,cons_no,bill_id,event_type,event_time,operator\n"
                    "E900000001,3100000008,B20250300000008,DISCONNECT,2025-04-29 09:30:00,催费员甲\n")
-    _new_partition(landing, "violation", "2025-05-05", "case_id,cons_no,case_type,found_date,recovered_kwh,"
+    _new_partition(landing, "violation", "2025-05-31", "case_id,cons_no,case_type,found_date,recovered_kwh,"
                    "recovered_amount,penalty_amount\nV900001,3100000021,THEFT,2025-04-20,120,80.00,240.00\n")
     con = duckdb.connect(str(work_db))
     summary = load_landing(con, landing, "night5")
     con.close()
     assert len(summary.by_status("LOADED")) == 2
     _dbt(work_db, tmp_path)
-    assert "__dates" in (compiled / "intermediate/int_credit_scores.sql").read_text(encoding="utf-8")
+    for model in ("intermediate/int_credit_scores.sql", "intermediate/int_profit_value_classes.sql"):
+        assert "__dates" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not an evaluation-date batch"
     night5 = _snapshot(work_db)
     dates = sorted({row[0].isoformat() for row in night5["intermediate.int_credit_scores"]})
-    assert "2025-05-03" not in dates and dates[-2:] == ["2025-04-30", "2025-05-05"]
+    assert "2025-05-03" not in dates and dates[-2:] == ["2025-04-30", "2025-05-31"]
     con = duckdb.connect(str(work_db), read_only=True)
     disconnect, theft = con.execute(
         "select max(case when cons_no = '3100000008' then disconnects_12m end), "
@@ -230,4 +233,20 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
         "from intermediate.int_credit_scores where evaluation_date = date '2025-04-30'").fetchone()
     con.close()
     assert disconnect >= 1 and theft >= 1
-    _assert_equals_full_refresh(work_db, tmp_path / "final_full", night5)
+
+    # night 6: 2025-06-01 brings one reminder only; 2025-05-31 stays (a month end) but is no
+    # longer the data date: the value classes re-rank it although no profit month changed
+    _new_partition(landing, "dunning", "2025-06-01", "event_id,cons_no,bill_id,event_type,event_time,operator\n"
+                   "E900000002,3100000008,B20250300000008,SMS,2025-06-01 09:30:00,催费员甲\n")
+    con = duckdb.connect(str(work_db))
+    assert len(load_landing(con, landing, "night6").by_status("LOADED")) == 1
+    con.close()
+    _dbt(work_db, tmp_path)
+    night6 = _snapshot(work_db)
+    assert night6 != night5
+    con = duckdb.connect(str(work_db), read_only=True)
+    flagged = con.execute("select distinct evaluation_date from intermediate.int_profit_value_classes "
+                          "where is_data_date").fetchall()
+    con.close()
+    assert [d.isoformat() for (d,) in flagged] == ["2025-06-01"]
+    _assert_equals_full_refresh(work_db, tmp_path / "final_full", night6)

@@ -6,8 +6,25 @@
 -- descending (ties by cons_no): A while the share of the total positive profit accumulated
 -- before the customer is < 0.80, the rest B; profit ≤ 0 is C. At the data date this equals
 -- customer_value.abc_class, which is read from here: the ABC rule lives in this model only.
+-- Incremental: a date's ranking spans every customer, so a night re-derives whole dates: those
+-- not built yet (a new data date), those whose window holds a month customer_profit_monthly
+-- re-derived, and the previous data date (macros/batches.sql, value_class_batch_dates); the
+-- dates no longer in force go. A redelivered bill, bill_item, cust or cost partition, or any
+-- tariff change, rebuilds it whole.
+-- depends_on: {{ ref('stg_meta__partitions') }}
+-- depends_on: {{ source('meta', 'load_log') }}
+{%- set extracts = ['bill', 'bill_item', 'cust', 'cost'] %}
+{%- set any_change = ['tariff'] %}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ prepare_evaluation_date_batch(['bill', 'bill_item', 'cust', 'cost'], ['tariff'], value_class_batch_dates()) }}",
+    post_hook="{{ drop_evaluation_date_batch() }}",
+) }}
 with evaluation_dates as (
     select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
+    where true{{ in_evaluation_date_batch('snapshot_date', extracts, any_change) }}
 ),
 
 profit as (
@@ -61,7 +78,8 @@ select
         when in_window.profit_yuan <= 0 then 'C'
         when ranked_positive.share_before < 0.80 then 'A'
         else 'B'
-    end as abc_class
+    end as abc_class,
+    {{ build_stamp() }} as _loaded_at
 from in_window
 cross join data_date
 left join ranked_positive
