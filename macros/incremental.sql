@@ -144,12 +144,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# Always on DuckDB, also after a full refresh: a batch table left by an interrupted run goes. #}
-{% macro drop_key_batch() -%}
+{# Always on DuckDB, also after a full refresh: a batch table left by an interrupted run goes
+   (`relation`: another batch table, e.g. evaluation_date_relation()). #}
+{% macro drop_key_batch(relation=none) -%}
     {%- if target.type == 'spark' -%}
     select 1
     {%- else -%}
-    drop table if exists {{ batch_relation() }}
+    drop table if exists {{ relation or batch_relation() }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -219,14 +220,6 @@ from deduped
     {%- if dates_query %}
         or evaluation_date in (select evaluation_date from {{ evaluation_date_relation() }})
     {%- endif %}
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro drop_evaluation_date_batch() -%}
-    {%- if target.type == 'spark' -%}
-    select 1
-    {%- else -%}
-    drop table if exists {{ evaluation_date_relation() }}
     {%- endif -%}
 {%- endmacro %}
 

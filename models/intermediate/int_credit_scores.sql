@@ -46,7 +46,7 @@
         "{{ prepare_evaluation_date_batch(['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
         "{{ prepare_key_batch('cons_no', credit_batch_customers(), ['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
     ],
-    post_hook=["{{ drop_key_batch() }}", "{{ drop_evaluation_date_batch() }}"],
+    post_hook=["{{ drop_key_batch() }}", "{{ drop_key_batch(evaluation_date_relation()) }}"],
 ) }}
 {%- set batched = is_incremental() and not builds_whole(extracts) %}
 with evaluation_dates as (
