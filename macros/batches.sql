@@ -27,7 +27,7 @@
     select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
     union all
     select bill_id from {{ ref('int_receivables') }}
-    where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    where _loaded_at > {{ last_build_stamp() }}
     {%- if has_changed_partitions('bill_item') %}
     union all
     select bill_id from {{ ref('base_marketing__bill_items') }} where {{ partition_filter('_business_date', 'bill_item') }}
@@ -48,7 +48,7 @@
     select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
     union all
     select bill_id from {{ ref('int_receivables') }}
-    where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    where _loaded_at > {{ last_build_stamp() }}
 {%- endmacro %}
 
 {# Months whose bills changed: the billing month of every delivered version of a bill of the
@@ -117,7 +117,7 @@
    (prepare_evaluation_date_batch). #}
 {% macro credit_batch_customers() -%}
     select cons_no from {{ ref('int_receivables') }}
-    where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    where _loaded_at > {{ last_build_stamp() }}
     {%- if has_changed_partitions('bill') %}
     union all
     select cons_no from {{ ref('base_marketing__bills') }}
@@ -151,7 +151,7 @@
     from {{ ref('int_snapshot_dates') }} dates
     inner join (
         select distinct month from {{ ref('customer_profit_monthly') }}
-        where _loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+        where _loaded_at > {{ last_build_stamp() }}
     ) changed
         on changed.month >= cast({{ dbt.dateadd('month', -12, dbt.date_trunc('month', 'dates.snapshot_date')) }} as date)
         and changed.month <= cast({{ dbt.dateadd('month', -1, dbt.date_trunc('month', 'dates.snapshot_date')) }} as date)

@@ -16,12 +16,18 @@
    their facts are re-derived because the version in force (customer_sk, station, category)
    may have changed, e.g. when a late master arrives. #}
 
+{# The build stamp of the newest rows of {{ this }} (1900-01-01 when it is empty): what a later
+   partition or a re-derived upstream row is newer than. #}
+{% macro last_build_stamp() -%}
+    (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+{%- endmacro %}
+
 {% macro changed_partitions(extract) -%}
     select business_date
     from {{ ref('stg_meta__partitions') }}
     where extract = '{{ extract }}'
     {%- if is_incremental() %}
-        and loaded_at > (select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+        and loaded_at > {{ last_build_stamp() }}
     {%- endif %}
 {%- endmacro %}
 
@@ -78,8 +84,7 @@
     {%- if execute and is_incremental() -%}
         {%- set query -%}
             with built as (
-                select coalesce(max(_loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) as loaded_at
-                from {{ this }}
+                select {{ last_build_stamp() }} as loaded_at
             )
             select count(*)
             from {{ ref('stg_meta__partitions') }} changed
@@ -217,9 +222,7 @@ from deduped
     select evaluation_date from ({{ dates_query }}) dates
     {%- endif %};
     delete from {{ this }} where evaluation_date not in (select snapshot_date from {{ ref('int_snapshot_dates') }})
-    {%- if dates_query %}
         or evaluation_date in (select evaluation_date from {{ evaluation_date_relation() }})
-    {%- endif %}
     {%- endif -%}
 {%- endmacro %}
 
