@@ -32,6 +32,7 @@ FACTS = {
     "core.fct_bill": "bill_id",
     "staging.stg_marketing__bills": "bill_id",
     "staging.stg_marketing__payments": "pay_id",
+    "staging.stg_marketing__readings": "reading_id",
     "intermediate.int_payments": "pay_id",
     "intermediate.int_receivables": "bill_id",
     "intermediate.int_receivable_balances": "bill_id, valid_from",
@@ -136,7 +137,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
                   "marts/core/fct_bill.sql", "intermediate/int_sales_customer_months.sql",
                   "marts/profit/customer_profit_monthly.sql", "intermediate/int_credit_scores.sql"):
         assert "__batch" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not a keyed batch"
-    for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql"):
+    for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql", "stg_marketing__readings.sql"):
         sql = (compiled / "staging" / "marketing" / model).read_text(encoding="utf-8")
         assert "union all" in sql, f"{model}: not a batch of the changed partitions"
     # the changed business dates reach the raw scan as a literal list (docs/benchmarks.md, fix 2)

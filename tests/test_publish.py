@@ -314,6 +314,7 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     con.execute("delete from core.fct_line where business_date = date '2024-03-02' and line_id = 'L60'")
     con.execute("update core.fct_line set amount_yuan = 7 where line_id = 'L170'")          # 2024-03-04
     con.execute("insert into core.fct_line values ('L999', date '2024-03-05', 1.50), ('L998', null, 2.50)")
+    con.execute("insert into core.fct_line select * from core.fct_line where line_id = 'L250'")  # 03-06, twice now
     con.execute("update marts.customer_score set score = 99 where cons_no = 'C5'")          # no partition column
     con.execute("create table marts.new_mart as select 1 as x")
     con.execute("drop view marts.payment_summary")
@@ -321,19 +322,31 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
 
     second = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
     assert second.mode == "patch", second.why_full
-    # 2024-03-02, 03-04, 03-05 (one row more) and the new NULL group; the other five days untouched
-    assert second.patched["core.fct_line"] == "4 business_date partitions replaced (151 rows)"
+    # 2024-03-02, 03-04, 03-05, 03-06 and the new NULL group differ; the other three days are not
+    # looked at row by row. Inside them rows are a multiset by hash: L60, the old L170 and the one
+    # published L250 go; the new L170, L999, L998 and both copies of L250 come
+    assert second.patched["core.fct_line"] == "3 rows deleted, 5 inserted (in 5 business_date partitions)"
     assert second.patched["core.fct_payment"] == "unchanged"  # no partition column, same rows
-    assert second.patched["marts.customer_score"] == "written"  # compared whole: changed, so written afresh
+    assert second.patched["marts.customer_score"] == "1 row deleted, 1 inserted (compared whole)"
     assert second.patched["marts.new_mart"] == "written"
     assert "marts.payment_summary" not in second.patched
     assert _differences(pub, work) == {}
     assert "marts.payment_summary" not in tables(pub) and tables(pub)["marts.new_mart"] == 1
+
+    # every score changes: more than PATCH_MAX_CHANGED of the rows would be inserted, so written afresh
+    con = duckdb.connect(str(work))
+    con.execute("update marts.customer_score set score = score + 1")
+    con.execute("update core.fct_line set amount_yuan = amount_yuan + 1 where business_date = date '2024-03-08'")
+    con.close()
+    third = publish(work, pub, run_info={"run_id": "r3"}, patch=True)
+    assert third.patched["marts.customer_score"] == "written"
+    assert third.patched["core.fct_line"] == "50 rows deleted, 50 inserted (in 1 business_date partition)"
+    assert _differences(pub, work) == {}
     con = duckdb.connect(str(pub), read_only=True)
     try:
         assert con.execute("select comment from duckdb_tables() where table_name = 'fct_line'").fetchone()[0] == \
             "One row per line."
-        assert con.execute("select run_id from audit.publish_log").fetchall() == [("r2",)]  # no meta history here
+        assert con.execute("select run_id from audit.publish_log").fetchall() == [("r3",)]  # no meta history here
         assert con.execute("select tags['storage_version'] from duckdb_databases() "
                            "where database_name = current_database()").fetchone()[0].startswith("v1.0.0")
     finally:
@@ -368,7 +381,7 @@ def test_patch_publish_compares_a_rolled_back_file_instead_of_trusting_it(tmp_pa
     rollback(pub)  # the analysts' file is the older one again
     res = publish(work, pub, patch=True)
     assert res.mode == "patch"
-    assert res.patched["core.fct_line"] == "1 business_date partition replaced (50 rows)"
+    assert res.patched["core.fct_line"] == "50 rows deleted, 50 inserted (in 1 business_date partition)"
     assert _differences(pub, work) == {}
 
 

@@ -27,12 +27,15 @@ Step 1 comes in two modes (`PublishResult.mode`):
   every table is brought to the working database's content by comparing the two sides, never by
   trusting what the build says it changed. A table of at least PATCH_MIN_ROWS rows is compared
   partition by partition: rows grouped by its first PARTITION_COLUMNS column (or as one group),
-  each group's row count and sum of row hashes on both sides; the groups that differ are deleted
-  and inserted again from the working database. A table whose columns differ, that is new, or
-  that changed in more than PATCH_MAX_CHANGED of its rows, is written afresh; small tables are
-  always written afresh; tables gone from the working database are dropped. A night's new
-  partitions touch a few groups of the big facts, so the publish costs the byte copy plus a hash
-  of each big table instead of their compression. Deleted rows leave space in the file until the
+  each group's row count and sum of row hashes on both sides. Inside the groups that differ, rows
+  are compared by their hash (a multiset: count per row hash on each side); the published rows
+  whose hash count differs are deleted and the working database's rows of those hashes inserted
+  (so a night that re-stamps a few thousand bills spread over 14 billing months replaces those
+  rows, not the 14 months). A table whose columns differ, that is new, or that would get more
+  than PATCH_MAX_CHANGED of its rows inserted, is written afresh; small tables are always
+  written afresh; tables gone from the working database are dropped. A night touches a few
+  groups of the big facts, so the publish costs the byte copy plus a hash of each big table
+  instead of their compression. Deleted rows leave space in the file until the
   next full publish rewrites it (at least weekly).
 Either mode ends with the same verification (step 2) and swap (steps 3, 4).
 
@@ -62,7 +65,7 @@ STORAGE_VERSION = "v1.0.0"  # readable by DuckDB >= 1.0
 # patch mode (module doc): the partition column of a big table is the first of these it has
 PARTITION_COLUMNS = ("business_date", "billing_month", "month", "snapshot_date", "evaluation_date")
 PATCH_MIN_ROWS = 100_000  # a smaller table is written afresh: cheaper than comparing it
-PATCH_MAX_CHANGED = 0.5  # a table with more of its rows changed is written afresh
+PATCH_MAX_CHANGED = 0.5  # a table that would get more of its rows inserted is written afresh
 
 # audit tables that METRICS.md promises; when the dbt build made none, the loader's own are published
 AUDIT_FALLBACKS = {
@@ -235,34 +238,53 @@ def _columns(con: duckdb.DuckDBPyConnection, db: str, schema: str, table: str) -
 
 def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: int,
                  columns: list[tuple[str, str]]) -> str | None:
-    """Bring pub.<schema>.<table> to work's content by replacing the partitions whose row count or
-    sum of row hashes differ (module doc, patch mode). -> what was done, or None when the table is
-    better written afresh (the caller drops and copies it)."""
+    """Bring pub.<schema>.<table> to work's content by replacing the rows that differ inside the
+    partitions whose row count or sum of row hashes differ (module doc, patch mode). -> what was
+    done, or None when the table is better written afresh (the caller drops and copies it)."""
     if rows < PATCH_MIN_ROWS:
         return None
     names = [c for c, _ in columns]
+    types = dict(columns)
     part = next((c for c in PARTITION_COLUMNS if c in names), None)
     key = q(part) if part else "0"
     row_hash = "hash(" + ", ".join(q(c) for c in names) + ")"
     src, dst = f"work.{q(schema)}.{q(table)}", f"pub.{q(schema)}.{q(table)}"
     sums = "select {key} as p, count(*) as n, sum(cast({h} as hugeint)) as h from {rel} group by 1"
-    con.execute("drop table if exists temp._publish_changed")
-    con.execute(
-        f"create temp table _publish_changed as select coalesce(w.p, d.p) as p, coalesce(w.n, 0) as n "
+    changed = con.execute(
+        f"select coalesce(w.p, d.p) as p "
         f"from ({sums.format(key=key, h=row_hash, rel=src)}) w "
         f"full join ({sums.format(key=key, h=row_hash, rel=dst)}) d on w.p is not distinct from d.p "
-        f"where w.n is distinct from d.n or w.h is distinct from d.h")
-    changed, changed_rows = con.execute("select count(*), coalesce(sum(n), 0) from temp._publish_changed").fetchone()
+        f"where w.n is distinct from d.n or w.h is distinct from d.h").fetchall()
     if not changed:
         return "unchanged"
-    if not part or changed_rows > PATCH_MAX_CHANGED * rows:
-        return None  # a table compared as a whole, or mostly changed: written afresh
-    where = (f"{q(part)} in (select p from temp._publish_changed) "
-             f"or ({q(part)} is null and exists (select 1 from temp._publish_changed where p is null))")
+    # the changed partitions as a constant list: pruned by the zone maps, hashed row by row below
+    if part:
+        values = [v for (v,) in changed if v is not None]
+        terms = [f"{q(part)} in ({', '.join(f'cast({lit(str(v))} as {types[part]})' for v in values)})"] if values else []
+        terms += [f"{q(part)} is null"] if len(values) < len(changed) else []
+        scope = "(" + " or ".join(terms) + ")"
+    else:
+        scope = "true"
+    groups = "select {h} as h, count(*) as n from {rel} where {scope} group by 1"
+    con.execute("drop table if exists temp._publish_rows")
+    con.execute(
+        f"create temp table _publish_rows as select coalesce(w.h, d.h) as h, "
+        f"coalesce(w.n, 0) as inserted, coalesce(d.n, 0) as deleted "
+        f"from ({groups.format(h=row_hash, rel=src, scope=scope)}) w "
+        f"full join ({groups.format(h=row_hash, rel=dst, scope=scope)}) d on w.h = d.h "
+        f"where w.n is distinct from d.n")
+    inserted, deleted = con.execute(
+        "select coalesce(sum(inserted), 0), coalesce(sum(deleted), 0) from temp._publish_rows").fetchone()
+    if inserted > PATCH_MAX_CHANGED * rows:
+        con.execute("drop table temp._publish_rows")
+        return None  # mostly changed: written afresh
+    where = f"{scope} and {row_hash} in (select h from temp._publish_rows)"
     con.execute(f"delete from {dst} where {where}")
     con.execute(f"insert into {dst} select * from {src} where {where}")
-    con.execute("drop table temp._publish_changed")
-    return f"{changed} {part} partition{'s' if changed != 1 else ''} replaced ({changed_rows} rows)"
+    con.execute("drop table temp._publish_rows")
+    where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
+                  else "compared whole")
+    return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
 
 
 def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: dict | None,

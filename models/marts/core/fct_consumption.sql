@@ -3,7 +3,8 @@
 -- computed it (multiplier and register roll-over applied), in total and by period, whether any
 -- reading was estimated, the maximum demand and reactive energy.
 -- Incremental: a nightly run re-aggregates only the customer-months touched by reading
--- partitions loaded since the last build, and those of customers whose master changed.
+-- partitions loaded since the last build, and those of customers whose master changed, from
+-- the readings in force (stg_marketing__readings: the latest delivery of each reading_id).
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key=['cons_no', 'billing_month'],
@@ -22,14 +23,12 @@ with touched as (
     {%- endif %}
 ),
 
-touched_readings as (
-    select base.*
-    from {{ ref('base_marketing__readings') }} as base
-    inner join touched on base.cons_no = touched.cons_no and base.billing_month = touched.billing_month
-),
-
+-- the readings in force (latest delivery per reading_id) of the touched customer-months: the
+-- deduplicated staging table, so a night joins a table instead of cleaning every delivered row
 readings as (
-    {{ latest_per_key('touched_readings', ['reading_id']) }}
+    select stg.*
+    from {{ ref('stg_marketing__readings') }} as stg
+    inner join touched on stg.cons_no = touched.cons_no and stg.billing_month = touched.billing_month
 ),
 
 loaded as (
