@@ -150,7 +150,7 @@
 {%- endmacro %}
 
 {# Always on DuckDB, also after a full refresh: a batch table left by an interrupted run goes
-   (`relation`: another batch table, e.g. evaluation_date_relation()). #}
+   (`relation`: another batch table, e.g. period_batch_relation()). #}
 {% macro drop_key_batch(relation=none) -%}
     {%- if target.type == 'spark' -%}
     select 1
@@ -199,40 +199,48 @@ select {{ column_list }}
 from deduped
 {%- endmacro %}
 
-{# Models with one row per customer × evaluation date (int_credit_scores): besides the customer
-   batch (prepare_key_batch), a night evaluates every customer at the evaluation dates not built
-   yet (a new data date), kept in `<model>__dates`, and drops the rows of evaluation dates no
-   longer in force (the previous data date when it was no month end). Run it before
-   prepare_key_batch, which deletes the batch customers' rows. `dates_query` names further
-   evaluation dates to re-derive whole (int_profit_value_classes: a ranking over all customers
-   of a date), whose rows go too. #}
-{% macro evaluation_date_relation() -%}
+{# Models with one row per customer × evaluation date (int_credit_scores) or × month
+   (int_customer_months): besides the customer batch (prepare_key_batch), a night derives every
+   customer at the periods not built yet (a new data date, a new month), kept in
+   `<model>__dates`, and drops the rows of periods no longer in force (the previous data date
+   when it was no month end). Run it before prepare_key_batch, which deletes the batch
+   customers' rows. `dates_query` names further evaluation dates to re-derive whole
+   (int_profit_value_classes: a ranking over all customers of a date), whose rows go too. #}
+{% macro period_batch_relation() -%}
     {{ this.schema }}.{{ this.identifier }}__dates
 {%- endmacro %}
 
-{% macro prepare_evaluation_date_batch(extracts, any_change=[], dates_query=none) -%}
+{# The generic form: `column` holds the period (evaluation_date, month), `periods_query` lists the
+   periods in force (a column of the same name); `extra_query` names further periods to
+   re-derive whole. #}
+{% macro prepare_period_batch(column, periods_query, extracts, any_change=[], extra_query=none) -%}
     {%- if not is_incremental() or builds_whole(extracts, any_change) -%}
     select 1
     {%- else -%}
-    create or replace table {{ evaluation_date_relation() }} as
-    select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
-    where snapshot_date not in (select distinct evaluation_date from {{ this }})
-    {%- if dates_query %}
+    create or replace table {{ period_batch_relation() }} as
+    select {{ column }} from ({{ periods_query }}) periods
+    where {{ column }} not in (select distinct {{ column }} from {{ this }})
+    {%- if extra_query %}
     union
-    select evaluation_date from ({{ dates_query }}) dates
+    select {{ column }} from ({{ extra_query }}) extra
     {%- endif %};
-    delete from {{ this }} where evaluation_date not in (select snapshot_date from {{ ref('int_snapshot_dates') }})
-        or evaluation_date in (select evaluation_date from {{ evaluation_date_relation() }})
+    delete from {{ this }} where {{ column }} not in (select {{ column }} from ({{ periods_query }}) periods)
+        or {{ column }} in (select {{ column }} from {{ period_batch_relation() }})
     {%- endif -%}
 {%- endmacro %}
 
-{# `and (<customer> in the batch or <date> among the new evaluation dates)` when building
-   incrementally, else nothing. #}
-{% macro in_customer_date_batch(customer_column, date_column, extracts, any_change=[]) -%}
-    {%- if not builds_whole(extracts, any_change) %} and ({{ customer_column }} in (select cons_no from {{ batch_relation() }}) or {{ date_column }} in (select evaluation_date from {{ evaluation_date_relation() }})){% endif -%}
+{% macro prepare_evaluation_date_batch(extracts, any_change=[], dates_query=none) -%}
+    {{ prepare_period_batch('evaluation_date', 'select snapshot_date as evaluation_date from ' ~ ref('int_snapshot_dates'),
+                            extracts, any_change, dates_query) }}
+{%- endmacro %}
+
+{# `and (<customer> in the batch or <date> among the batch's periods)` when building
+   incrementally, else nothing (`period`: the period column of the batch). #}
+{% macro in_customer_date_batch(customer_column, date_column, extracts, any_change=[], period='evaluation_date') -%}
+    {%- if not builds_whole(extracts, any_change) %} and ({{ customer_column }} in (select cons_no from {{ batch_relation() }}) or {{ date_column }} in (select {{ period }} from {{ period_batch_relation() }})){% endif -%}
 {%- endmacro %}
 
 {# `and <date> among the evaluation dates of the batch` when building incrementally, else nothing. #}
 {% macro in_evaluation_date_batch(date_column, extracts, any_change=[]) -%}
-    {%- if not builds_whole(extracts, any_change) %} and {{ date_column }} in (select evaluation_date from {{ evaluation_date_relation() }}){% endif -%}
+    {%- if not builds_whole(extracts, any_change) %} and {{ date_column }} in (select evaluation_date from {{ period_batch_relation() }}){% endif -%}
 {%- endmacro %}

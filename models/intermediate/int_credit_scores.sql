@@ -46,7 +46,7 @@
         "{{ prepare_evaluation_date_batch(['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
         "{{ prepare_key_batch('cons_no', credit_batch_customers(), ['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
     ],
-    post_hook=["{{ drop_key_batch() }}", "{{ drop_key_batch(evaluation_date_relation()) }}"],
+    post_hook=["{{ drop_key_batch() }}", "{{ drop_key_batch(period_batch_relation()) }}"],
 ) }}
 {%- set batched = is_incremental() and not builds_whole(extracts) %}
 with evaluation_dates as (
@@ -71,7 +71,7 @@ receivables as (
         and (cons_no in (select cons_no from {{ batch_relation() }})
             or year(due_date) * 12 + month(due_date) >= (
                 select min(year(evaluation_date) * 12 + month(evaluation_date)) - 12
-                from {{ evaluation_date_relation() }}))
+                from {{ period_batch_relation() }}))
     {%- endif %}
 ),
 

@@ -20,7 +20,7 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ prepare_evaluation_date_batch(['bill', 'bill_item', 'cust', 'cost'], ['tariff'], value_class_batch_dates()) }}",
-    post_hook="{{ drop_key_batch(evaluation_date_relation()) }}",
+    post_hook="{{ drop_key_batch(period_batch_relation()) }}",
 ) }}
 with evaluation_dates as (
     select snapshot_date as evaluation_date from {{ ref('int_snapshot_dates') }}
