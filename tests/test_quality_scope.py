@@ -145,3 +145,35 @@ def test_incremental_night_reads_rows_without_a_month(tmp_path: Path) -> None:
     out = run_quality(db, "r2", config=CFG, full_check=False)
     r = result(out, "fct_bill.billing_month_not_null")
     assert (r["status"], r["failing_rows"]) == ("fail", 1)
+
+
+# customer_profit_monthly: an incremental mart; its row rules read the months tonight's build
+# re-derived (rows stamped at or after this run's first load), the rest of it in full
+PROFIT_SQL = """
+alter table meta.load_log add column loaded_at timestamp;
+update meta.load_log set loaded_at = case run_id when 'r1' then timestamp '2024-03-04 01:00:00'
+                                                 else timestamp '2024-04-04 01:00:00' end;
+create table marts.customer_profit_monthly (cons_no varchar, month date, kwh decimal(18, 2),
+    revenue_yuan decimal(18, 2), energy_cost_yuan decimal(18, 2), margin_yuan decimal(18, 2),
+    marketing_cost_yuan decimal(18, 2), operating_cost_yuan decimal(18, 2), profit_yuan decimal(18, 2),
+    _loaded_at timestamp);
+insert into marts.customer_profit_monthly values
+    ('C1', '2024-01-01', 10, 100, 60, 40, 5, 5, 30, '2024-03-04 01:00:00'),  -- built by r1
+    ('C1', '2024-03-01', 10, 100, 60, 40, 5, 5, 30, '2024-04-04 01:00:00');  -- re-derived by r2
+"""
+BAD_MARGIN = "update marts.customer_profit_monthly set margin_yuan = 41 where month = date '{month}'"
+
+
+def test_incremental_night_checks_the_profit_months_its_build_re_derived(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "old.duckdb", SCOPE_SQL, PROFIT_SQL, BAD_MARGIN.format(month="2024-01-01"))
+    r = result(run_quality(db, "r2", config=CFG, full_check=False), "customer_profit_monthly.margin_rule")
+    assert (r["status"], r["failing_rows"], r["scope"]) == ("pass", 0, "changed months only: 2024-03")
+    r = result(run_quality(db, "r2", config=CFG, full_check=True), "customer_profit_monthly.margin_rule")
+    assert (r["status"], r["failing_rows"], r["scope"]) == ("fail", 1, "full")
+
+    db = make_db(tmp_path / "new.duckdb", SCOPE_SQL, PROFIT_SQL, BAD_MARGIN.format(month="2024-03-01"))
+    r = result(run_quality(db, "r2", config=CFG, full_check=False), "customer_profit_monthly.margin_rule")
+    assert (r["status"], r["failing_rows"]) == ("fail", 1)
+    # the mart's key is still checked on every row
+    assert result(run_quality(db, "r2", config=CFG, full_check=False),
+                  "customer_profit_monthly.pk_unique")["scope"] == "full"

@@ -14,6 +14,7 @@ this run, status LOADED):
 | core.fct_bill, checks of what payments change (paid, days late) | the same and the bills paid by the delivered payments |
 | core.fct_payment | the payments (`core.fct_payment`, business_date → pay_month) |
 | core.fct_consumption | the readings (`raw.reading`, billing_month) |
+| marts.customer_profit_monthly | the months this run's build re-derived (rows whose `_loaded_at`, the build stamp, is at or after this run's first load) |
 
 Suites mark what is scoped in their SQL with tokens the runner replaces:
 `SCOPE_MONTHS(col)` → `col in (<changed months>)` (`true` on a full check), `SCOPE_DATES(extract,
@@ -35,7 +36,7 @@ import duckdb
 # "core.fct_bill+payments" scopes the checks on what payments change in a bill (paid, days late).
 PAID_BILLS = "core.fct_bill+payments"
 BIG_FACTS = frozenset({"core.fct_bill", "core.fct_bill_line", "core.fct_payment", "core.fct_consumption",
-                       PAID_BILLS})
+                       "marts.customer_profit_monthly", PAID_BILLS})
 
 # NIGHTLY[[predicate]]: the predicate on an incremental night, `true` on a full check (rendered
 # here, so that a full check's SQL holds no semi join DuckDB would still evaluate)
@@ -144,6 +145,12 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
             f"select bill_id from core.fct_payment where {scope.dates_sql('payment', 'business_date')})")
     reads = ("reading", "raw", "reading", f"select distinct {month_of_text} from raw.reading "
              f"where {scope.dates_sql('reading', '_business_date')}")
+    # an incremental mart re-derives whole months and stamps them with the build's stamp, the load
+    # time of the newest partition in force: tonight's rows carry at least this run's first load time
+    run = run_id.replace("'", "''")
+    profit = (None, "marts", "customer_profit_monthly", "select distinct month from marts.customer_profit_monthly "
+              "where _loaded_at >= (select min(loaded_at) from meta.load_log "
+              f"where run_id = '{run}' and status = 'LOADED')")
     # table → the deliveries that change its rows (see the module doc)
     sources = {
         "core.fct_bill_line": [bills, lines],
@@ -151,13 +158,14 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
         PAID_BILLS: [bills, lines, paid],
         "core.fct_payment": [pays],
         "core.fct_consumption": [reads],
+        "marts.customer_profit_monthly": [profit],
     }
     found: dict[str, set[date]] = {}
     months: dict[str, tuple[date, ...]] = {}
     for table, queries in sources.items():
         got: set[date] = set()
         for extract, schema, name, sql in queries:
-            if extract not in dates or not _exists(con, schema, name):
+            if (extract is not None and extract not in dates) or not _exists(con, schema, name):
                 continue
             if sql not in found:
                 try:
