@@ -62,7 +62,7 @@ def published_powercrm(context: AssetExecutionContext, powercrm: PowerCRMResourc
             raise Failure(str(e)) from e
         try:
             with powercrm.connect() as con:
-                record_publish(con, info)
+                record_publish(con, info, result)
         except (duckdb.Error, Failure) as e:  # history only; the file is published
             context.log.warning(f"published, but meta.publish_log was not written: {e}")
     tables = "\n".join(f"| {s}.{t} | {n} |" for s, ts in result.tables.items() for t, n in ts)

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from powercrm.publish import PublishError, WarehouseFiles, publish, rollback
+from powercrm.publish import PublishError, WarehouseFiles, publish, record_publish, rollback
 
 DUCKDB1_VERSION = "1.1.3"
 DUCKDB1_VENV = Path(os.environ.get("POWERCRM_DUCKDB1_VENV") or "/tmp/powercrm-duckdb1-venv")
@@ -382,6 +382,49 @@ def test_patch_publish_compares_a_rolled_back_file_instead_of_trusting_it(tmp_pa
     res = publish(work, pub, patch=True)
     assert res.mode == "patch"
     assert res.patched["core.fct_line"] == "50 rows deleted, 50 inserted (in 1 business_date partition)"
+    assert _differences(pub, work) == {}
+
+
+def test_patch_publish_reuses_the_sums_its_last_publish_kept(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    work = _fact_work(tmp_path / "w.work.duckdb")  # fct_line: 50 lines a day, 2024-03-01 .. 03-04
+    pub = tmp_path / "w.duckdb"
+
+    def night(run_id: str, change: str | None = None):
+        if change:
+            con = duckdb.connect(str(work))
+            con.execute(change)
+            con.close()
+        res = publish(work, pub, run_info={"run_id": run_id}, patch=True)
+        con = duckdb.connect(str(work))
+        record_publish(con, {"run_id": run_id}, res)
+        con.close()
+        return res
+
+    first = night("r1")
+    assert first.mode == "full" and first.known_sides == 0  # a full write keeps no sums
+    second = night("r2")
+    assert second.mode == "patch" and second.known_sides == 0  # r1's file: both sides hashed
+    # r2's file, whose sums r2 kept: only the working side is hashed. To see that the kept sums are
+    # what is compared, one of them is made wrong: its partition (03-03) goes to the row comparison,
+    # which finds no row to replace there
+    con = duckdb.connect(str(work))
+    con.execute("update meta.publish_partitions set row_hash = 0 "
+                "where table_name = 'fct_line' and partition_value = '2024-03-03'")
+    con.close()
+    third = night("r3", "update core.fct_line set amount_yuan = 5 where line_id = 'L10'")  # 03-01
+    assert third.known_sides > 0
+    assert third.patched["core.fct_line"] == "1 row deleted, 1 inserted (in 2 business_date partitions)"
+    assert _differences(pub, work) == {}
+
+    # the analysts' file goes back to r2's, which lacks the change of L10: the sums kept by r3
+    # describe another file, so both sides are hashed and 03-01 is found different too
+    rollback(pub)
+    fourth = night("r4", "update core.fct_line set amount_yuan = 6 where line_id = 'L60'")  # 03-02
+    assert fourth.known_sides == 0
+    assert fourth.patched["core.fct_line"] == "2 rows deleted, 2 inserted (in 2 business_date partitions)"
     assert _differences(pub, work) == {}
 
 

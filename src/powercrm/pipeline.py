@@ -556,7 +556,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
             raise PowerCRMError(str(e)) from e
         con = _open_work(files.work)
         try:
-            record_publish(con, info)
+            record_publish(con, info, report.published)
         except duckdb.Error:
             pass  # history only; the file is published
         finally:

@@ -35,7 +35,11 @@ Step 1 comes in two modes (`PublishResult.mode`):
   than PATCH_MAX_CHANGED of its rows inserted, is written afresh; small tables are always
   written afresh; tables gone from the working database are dropped. A night touches a few
   groups of the big facts, so the publish costs the byte copy plus a hash of each big table
-  instead of their compression. Deleted rows leave space in the file until the
+  instead of their compression. The published side is not hashed again when the working
+  database holds the sums the publish that wrote the file kept (`meta.publish_partitions`, for
+  the run_id of the file's last `audit.publish_log` row; `record_publish` replaces them after
+  each publish with those of the tables it left equal to the working database): a rolled-back
+  file, or one whose publish could not record its sums, is hashed as before. Deleted rows leave space in the file until the
   next full publish rewrites it (at least weekly).
 Either mode ends with the same verification (step 2) and swap (steps 3, 4).
 
@@ -66,6 +70,7 @@ STORAGE_VERSION = "v1.0.0"  # readable by DuckDB >= 1.0
 PARTITION_COLUMNS = ("business_date", "billing_month", "month", "snapshot_date", "evaluation_date")
 PATCH_MIN_ROWS = 100_000  # a smaller table is written afresh: cheaper than comparing it
 PATCH_MAX_CHANGED = 0.5  # a table that would get more of its rows inserted is written afresh
+SUMMARY_TABLE = "publish_partitions"  # meta.<this> in the working database: the last publish's partition sums
 
 # audit tables that METRICS.md promises; when the dbt build made none, the loader's own are published
 AUDIT_FALLBACKS = {
@@ -167,6 +172,10 @@ class PublishResult:
     mode: str = "full"  # "full" or "patch" (module doc)
     why_full: str = ""  # patch was asked for but the previous file could not be reused: why
     patched: dict[str, str] = field(default_factory=dict)  # patch mode: "schema.table" -> what was done
+    # patch mode: (schema, table) -> (column signature, {partition value as text: (rows, sum of row hashes)})
+    # of the tables now equal to the working database; record_publish keeps them for the next night
+    summaries: dict[tuple[str, str], tuple[str, dict]] = field(default_factory=dict)
+    known_sides: int = 0  # patch mode: tables whose published side came from the last publish's summary
 
     @property
     def table_count(self) -> int:
@@ -236,11 +245,22 @@ def _columns(con: duckdb.DuckDBPyConnection, db: str, schema: str, table: str) -
         "and table_name = ? order by column_index", [db, schema, table]).fetchall()
 
 
+def _signature(columns: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{c} {t}" for c, t in columns)
+
+
+def _partition_sums(con: duckdb.DuckDBPyConnection, rel: str, key: str, row_hash: str) -> dict:
+    """{partition value as text (None for NULL): (rows, sum of row hashes)} of a relation."""
+    return {(None if p is None else str(p)): (n, h) for p, n, h in con.execute(
+        f"select {key} as p, count(*) as n, sum(cast({row_hash} as hugeint)) as h from {rel} group by 1").fetchall()}
+
+
 def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: int,
-                 columns: list[tuple[str, str]]) -> str | None:
+                 columns: list[tuple[str, str]], result: PublishResult, known: dict | None = None) -> str | None:
     """Bring pub.<schema>.<table> to work's content by replacing the rows that differ inside the
-    partitions whose row count or sum of row hashes differ (module doc, patch mode). -> what was
-    done, or None when the table is better written afresh (the caller drops and copies it)."""
+    partitions whose row count or sum of row hashes differ (module doc, patch mode). `known`: the
+    published side's sums, kept by the publish that wrote the file (else computed here). -> what
+    was done, or None when the table is better written afresh (the caller drops and copies it)."""
     if rows < PATCH_MIN_ROWS:
         return None
     names = [c for c, _ in columns]
@@ -249,18 +269,19 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     key = q(part) if part else "0"
     row_hash = "hash(" + ", ".join(q(c) for c in names) + ")"
     src, dst = f"work.{q(schema)}.{q(table)}", f"pub.{q(schema)}.{q(table)}"
-    sums = "select {key} as p, count(*) as n, sum(cast({h} as hugeint)) as h from {rel} group by 1"
-    changed = con.execute(
-        f"select coalesce(w.p, d.p) as p "
-        f"from ({sums.format(key=key, h=row_hash, rel=src)}) w "
-        f"full join ({sums.format(key=key, h=row_hash, rel=dst)}) d on w.p is not distinct from d.p "
-        f"where w.n is distinct from d.n or w.h is distinct from d.h").fetchall()
+    work_sums = _partition_sums(con, src, key, row_hash)
+    if known is not None:
+        result.known_sides += 1
+    pub_sums = known if known is not None else _partition_sums(con, dst, key, row_hash)
+    changed = sorted((p for p in work_sums.keys() | pub_sums.keys() if work_sums.get(p) != pub_sums.get(p)),
+                     key=lambda p: (p is None, p or ""))
     if not changed:
+        result.summaries[(schema, table)] = (_signature(columns), work_sums)
         return "unchanged"
     # the changed partitions as a constant list: pruned by the zone maps, hashed row by row below
     if part:
-        values = [v for (v,) in changed if v is not None]
-        terms = [f"{q(part)} in ({', '.join(f'cast({lit(str(v))} as {types[part]})' for v in values)})"] if values else []
+        values = [p for p in changed if p is not None]
+        terms = [f"{q(part)} in ({', '.join(f'cast({lit(v)} as {types[part]})' for v in values)})"] if values else []
         terms += [f"{q(part)} is null"] if len(values) < len(changed) else []
         scope = "(" + " or ".join(terms) + ")"
     else:
@@ -282,9 +303,27 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     con.execute(f"delete from {dst} where {where}")
     con.execute(f"insert into {dst} select * from {src} where {where}")
     con.execute("drop table temp._publish_rows")
+    result.summaries[(schema, table)] = (_signature(columns), work_sums)
     where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
                   else "compared whole")
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
+
+
+def _known_sums(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, dict]]:
+    """The partition sums the publish that wrote pub kept in the working database
+    (meta.publish_partitions of its run_id, the last row of pub's audit.publish_log); nothing
+    when pub was written by another run (a rollback, a publish whose record failed)."""
+    if not (_has_table(con, "pub", "audit", "publish_log") and _has_table(con, "work", "meta", SUMMARY_TABLE)):
+        return {}
+    last = con.execute("select run_id from pub.audit.publish_log order by rowid desc limit 1").fetchone()
+    if not last or last[0] is None:
+        return {}
+    known: dict[tuple[str, str], tuple[str, dict]] = {}
+    for schema, table, signature, p, n, h in con.execute(
+            f"select schema_name, table_name, signature, partition_value, rows, row_hash "
+            f"from work.meta.{SUMMARY_TABLE} where run_id = ?", [last[0]]).fetchall():
+        known.setdefault((schema, table), (signature, {}))[1][p] = (n, h)
+    return known
 
 
 def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: dict | None,
@@ -313,6 +352,7 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 con.execute(f"create schema if not exists pub.{q(schema)}")
             comments = _column_comments(con, schemas)
             relations = _relations(con, schemas)
+            known = _known_sums(con) if patch else {}
             existing = {(s, t) for s, t in con.execute(
                 "select schema_name, table_name from duckdb_tables() where database_name = 'pub'").fetchall()}
             for schema, table in sorted(existing - {(s, t) for s, t, _ in relations}):
@@ -324,7 +364,9 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 if patch and (schema, table) in existing:
                     columns = _columns(con, "work", schema, table)
                     if columns == _columns(con, "pub", schema, table):
-                        done = _patch_table(con, schema, table, rows, columns)
+                        signature, sums = known.get((schema, table), (None, None))
+                        done = _patch_table(con, schema, table, rows, columns, result,
+                                            sums if signature == _signature(columns) else None)
                     if done is None:
                         con.execute(f"drop table {target}")
                 if done is None:
@@ -518,13 +560,25 @@ def _cleanup(nxt: Path) -> None:
         pass
 
 
-def record_publish(work_con: duckdb.DuckDBPyConnection, run_info: dict) -> None:
-    """Append this publish to meta.publish_log in the working database (history for audit.publish_log)."""
+def record_publish(work_con: duckdb.DuckDBPyConnection, run_info: dict, result: PublishResult | None = None) -> None:
+    """Append this publish to meta.publish_log in the working database (history for audit.publish_log),
+    and keep the partition sums of the tables it left equal to the working database in
+    meta.publish_partitions (replaced: only the sums of the file just published are kept)."""
     cols = ", ".join(f"{q(c)} {t}" for c, t in PUBLISH_LOG_COLUMNS)
     work_con.execute(f"create schema if not exists meta; create table if not exists meta.publish_log ({cols})")
     names = [c for c, _ in PUBLISH_LOG_COLUMNS]
     work_con.execute(f"insert into meta.publish_log ({', '.join(q(c) for c in names)}) values "
                      f"({', '.join('?' for _ in names)})", [run_info.get(c) for c in names])
+    work_con.execute(f"create or replace table meta.{SUMMARY_TABLE} (run_id varchar, schema_name varchar, "
+                     "table_name varchar, signature varchar, partition_value varchar, rows bigint, row_hash hugeint)")
+    rows = [(run_info.get("run_id"), schema, table, signature, p, n, str(h))
+            for (schema, table), (signature, sums) in sorted((result.summaries if result else {}).items())
+            for p, (n, h) in sums.items()]
+    for i in range(0, len(rows), 500):  # a few hundred values per statement
+        chunk = rows[i:i + 500]
+        work_con.execute(f"insert into meta.{SUMMARY_TABLE} values "
+                         + ", ".join("(?, ?, ?, ?, ?, ?, cast(? as hugeint))" for _ in chunk),
+                         [v for r in chunk for v in r])
 
 
 def rollback(published: Path) -> tuple[Path, Path | None]:
