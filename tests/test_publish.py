@@ -404,9 +404,11 @@ def test_patch_publish_reuses_the_sums_its_last_publish_kept(tmp_path, monkeypat
         return res
 
     first = night("r1")
-    assert first.mode == "full" and first.known_sides == 0  # a full write keeps no sums
+    assert first.mode == "full" and first.known_sides == 0
+    assert ("core", "fct_line") in first.summaries  # a full write keeps the sums of what it wrote
     second = night("r2")
-    assert second.mode == "patch" and second.known_sides == 0  # r1's file: both sides hashed
+    assert second.mode == "patch" and second.known_sides > 0  # r1's file, with r1's sums
+    assert second.patched["core.fct_line"] == "unchanged"
     # r2's file, whose sums r2 kept: only the working side is hashed. To see that the kept sums are
     # what is compared, one of them is made wrong: its partition (03-03) goes to the row comparison,
     # which finds no row to replace there

@@ -38,8 +38,9 @@ Step 1 comes in two modes (`PublishResult.mode`):
   instead of their compression. The published side is not hashed again when the working
   database holds the sums the publish that wrote the file kept (`meta.publish_partitions`, for
   the run_id of the file's last `audit.publish_log` row; `record_publish` replaces them after
-  each publish with those of the tables it left equal to the working database): a rolled-back
-  file, or one whose publish could not record its sums, is hashed as before. Deleted rows leave space in the file until the
+  each publish, full or patch, with those of the big tables it left equal to the working
+  database; a full publish hashes its big tables once for them): a rolled-back file, or one
+  whose publish could not record its sums, is hashed as before. Deleted rows leave space in the file until the
   next full publish rewrites it (at least weekly).
 Either mode ends with the same verification (step 2) and swap (steps 3, 4).
 
@@ -249,6 +250,13 @@ def _signature(columns: list[tuple[str, str]]) -> str:
     return ", ".join(f"{c} {t}" for c, t in columns)
 
 
+def _sum_terms(columns: list[tuple[str, str]]) -> tuple[str, str]:
+    """(the partition key expression, the row hash expression) of a table's columns."""
+    names = [c for c, _ in columns]
+    part = next((c for c in PARTITION_COLUMNS if c in names), None)
+    return (q(part) if part else "0"), "hash(" + ", ".join(q(c) for c in names) + ")"
+
+
 def _partition_sums(con: duckdb.DuckDBPyConnection, rel: str, key: str, row_hash: str) -> dict:
     """{partition value as text (None for NULL): (rows, sum of row hashes)} of a relation."""
     return {(None if p is None else str(p)): (n, h) for p, n, h in con.execute(
@@ -263,11 +271,9 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     was done, or None when the table is better written afresh (the caller drops and copies it)."""
     if rows < PATCH_MIN_ROWS:
         return None
-    names = [c for c, _ in columns]
     types = dict(columns)
-    part = next((c for c in PARTITION_COLUMNS if c in names), None)
-    key = q(part) if part else "0"
-    row_hash = "hash(" + ", ".join(q(c) for c in names) + ")"
+    part = next((c for c in PARTITION_COLUMNS if c in types), None)
+    key, row_hash = _sum_terms(columns)
     src, dst = f"work.{q(schema)}.{q(table)}", f"pub.{q(schema)}.{q(table)}"
     work_sums = _partition_sums(con, src, key, row_hash)
     if known is not None:
@@ -372,6 +378,11 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 if done is None:
                     con.execute(f"create table {target} as select * from work.{q(schema)}.{q(table)}")
                     done = "written"
+                    if rows >= PATCH_MIN_ROWS:  # the next night's patch compares against these
+                        columns = _columns(con, "work", schema, table)
+                        result.summaries[(schema, table)] = (
+                            _signature(columns), _partition_sums(con, f"work.{q(schema)}.{q(table)}",
+                                                                 *_sum_terms(columns)))
                 if patch:
                     result.patched[f"{schema}.{table}"] = done
                 # the comments of a table in one statement batch (a few hundred round trips less)
