@@ -39,6 +39,8 @@ FACTS = {
     "intermediate.int_sales_customer_months": "cons_no, month",
     "intermediate.int_customer_months": "cons_no, month",
     "marts.customer_profit_monthly": "cons_no, month",
+    "marts.sales_volume_monthly": "month, org_no, elec_type, voltage, industry_section",
+    "marts.unit_price_monthly": "month, org_no, elec_type, voltage",
     "intermediate.int_credit_scores": "evaluation_date, cons_no",
     "intermediate.int_profit_value_classes": "evaluation_date, cons_no",
 }
@@ -137,7 +139,8 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     for model in ("intermediate/int_receivables.sql", "intermediate/int_receivable_balances.sql",
                   "marts/core/fct_bill.sql", "intermediate/int_sales_customer_months.sql",
                   "marts/profit/customer_profit_monthly.sql", "intermediate/int_credit_scores.sql",
-                  "intermediate/int_customer_months.sql"):
+                  "intermediate/int_customer_months.sql", "marts/sales/sales_volume_monthly.sql",
+                  "marts/price/unit_price_monthly.sql"):
         assert "__batch" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not a keyed batch"
     for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql", "stg_marketing__readings.sql"):
         sql = (compiled / "staging" / "marketing" / model).read_text(encoding="utf-8")
