@@ -43,6 +43,7 @@ FACTS = {
     "marts.unit_price_monthly": "month, org_no, elec_type, voltage",
     "intermediate.int_credit_scores": "evaluation_date, cons_no",
     "intermediate.int_profit_value_classes": "evaluation_date, cons_no",
+    "intermediate.int_credit_segments": "evaluation_date, cons_no",
 }
 HELD_BACK = ["payment/2025-04-27", "payment/2025-04-10", "bill/2025-04-03", "bill_item/2025-04-03",
              "reading/2025-03-31", "cust/2025-01-15"]
@@ -208,6 +209,25 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     night4_sql = (compiled / "marts/core/fct_bill_line.sql").read_text(encoding="utf-8")
     assert "where false" in night4_sql and "union all" not in night4_sql
     assert _snapshot(work_db) == incremental
+
+    # night 4b: only a late station-cost partition (a first delivery dated before the data date):
+    # station 334010101's costs of 2025-03 become huge, so its customers' profit drops to ≤ 0 in
+    # the value windows holding 2025-03 (evaluation dates 2025-04-30 and 2025-05-03) and their
+    # value class to C. The value classes re-rank those dates; no credit-score input changed, so
+    # int_credit_segments must take the re-ranked dates from the value classes
+    _new_partition(landing, "cost", "2025-04-15", "org_no,billing_month,marketing_cost,operating_cost\n"
+                   "334010101,2025-03,9000000.00,9000000.00\n")
+    con = duckdb.connect(str(work_db))
+    summary = load_landing(con, landing, "night4b")
+    con.close()
+    assert len(summary.by_status("LOADED")) == 1
+    _dbt(work_db, tmp_path)
+    night4b = _snapshot(work_db)
+    moved = {(d, c) for d, c, *_ in night4b["intermediate.int_credit_segments"]} - {
+        (d, c) for d, c, *_ in incremental["intermediate.int_credit_segments"]}
+    assert not moved  # the same customers and dates; only their classes change
+    assert night4b["intermediate.int_credit_segments"] != incremental["intermediate.int_credit_segments"]
+    _assert_equals_full_refresh(work_db, tmp_path / "night4b_full", night4b)
 
     # night 5: a later business day, 2025-05-31, brings only a disconnection and a theft case,
     # both dated in April (delivered late): the data date moves on, so every customer is scored
