@@ -159,6 +159,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# `where <column> in (the batch's months and the months a year before them)` when building
+   incrementally, else nothing: the input of a month batch whose year-on-year figures read the
+   year before (int_sales_customer_months, sales_volume_monthly). #}
+{% macro where_batch_months_and_year_before(column, extracts) -%}
+    {%- if not builds_whole(extracts) %}
+    where {{ column }} in (
+        select month from {{ batch_relation() }}
+        union all
+        select cast({{ dbt.dateadd('month', -12, 'month') }} as date) from {{ batch_relation() }}
+    )
+    {%- endif %}
+{%- endmacro %}
+
 {# `and <column> in (the batch's keys)` when building incrementally, else nothing. #}
 {% macro in_key_batch(key, extracts, any_change=[], column=none) -%}
     {%- if not builds_whole(extracts, any_change) %} and {{ column or key }} in (select {{ key }} from {{ batch_relation() }}){% endif -%}

@@ -88,6 +88,14 @@ def _snapshot(work_db: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
+def _load(work_db: Path, landing: Path, run_id: str):
+    con = duckdb.connect(str(work_db))
+    try:
+        return load_landing(con, landing, run_id)
+    finally:
+        con.close()
+
+
 def _assert_equals_full_refresh(work_db: Path, tmp: Path, incremental: dict[str, list[tuple]]) -> None:
     """A full refresh of a copy of `work_db` gives the same rows as the incremental build."""
     tmp.mkdir()
@@ -130,9 +138,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     victim = old.read_text(encoding="utf-8").splitlines()[1].split(",")
     reversal = ["RV0000001", victim[1], victim[2], "2025-04-29 09:00:00", victim[4], "-" + victim[5], "", victim[0]]
     _new_partition(landing, "payment", "2025-04-29", header + "\n" + ",".join(reversal) + "\n")
-    con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night2")
-    con.close()
+    summary = _load(work_db, landing, "night2")
     assert len(summary.by_status("LOADED")) == len(HELD_BACK) + 2
     _dbt(work_db, tmp_path)
     night2 = _snapshot(work_db)
@@ -175,9 +181,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
              "B20240200000003,2,FUND,,,大中型水库移民后期扶持基金,2927.59,0.008317,24.35\n")
     # and a station's costs of 2024-06 are corrected: the month's cost shares change
     _new_partition(landing, "cost", "2025-05-03", "org_no,billing_month,marketing_cost,operating_cost\n334010102,2024-06,6000.00,41000.00\n")
-    con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night3")
-    con.close()
+    summary = _load(work_db, landing, "night3")
     assert len(summary.by_status("LOADED")) == 4
     _dbt(work_db, tmp_path)
     incremental = _snapshot(work_db)
@@ -201,9 +205,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     assert batches == 0  # the post-hooks drop the batch tables
 
     # night 4: nothing new; the batch filters render `false` and the tables stay as they are
-    con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night4")
-    con.close()
+    summary = _load(work_db, landing, "night4")
     assert summary.by_status("LOADED") == []
     _dbt(work_db, tmp_path)
     night4_sql = (compiled / "marts/core/fct_bill_line.sql").read_text(encoding="utf-8")
@@ -217,9 +219,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     # int_credit_segments must take the re-ranked dates from the value classes
     _new_partition(landing, "cost", "2025-04-15", "org_no,billing_month,marketing_cost,operating_cost\n"
                    "334010101,2025-03,9000000.00,9000000.00\n")
-    con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night4b")
-    con.close()
+    summary = _load(work_db, landing, "night4b")
     assert len(summary.by_status("LOADED")) == 1
     _dbt(work_db, tmp_path)
     night4b = _snapshot(work_db)
@@ -242,9 +242,7 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
                    "E900000001,3100000008,B20250300000008,DISCONNECT,2025-04-29 09:30:00,催费员甲\n")
     _new_partition(landing, "violation", "2025-05-31", "case_id,cons_no,case_type,found_date,recovered_kwh,"
                    "recovered_amount,penalty_amount\nV900001,3100000021,THEFT,2025-04-20,120,80.00,240.00\n")
-    con = duckdb.connect(str(work_db))
-    summary = load_landing(con, landing, "night5")
-    con.close()
+    summary = _load(work_db, landing, "night5")
     assert len(summary.by_status("LOADED")) == 2
     _dbt(work_db, tmp_path)
     for model in ("intermediate/int_credit_scores.sql", "intermediate/int_profit_value_classes.sql"):

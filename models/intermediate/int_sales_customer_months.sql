@@ -24,13 +24,7 @@
 with bills as (
     select * from {{ ref('fct_bill') }}
     -- the batch's months and the year before them (the year-on-year window reads them)
-    {%- if not builds_whole(extracts) %}
-    where billing_month in (
-        select month from {{ batch_relation() }}
-        union all
-        select cast({{ dbt.dateadd('month', -12, 'month') }} as date) from {{ batch_relation() }}
-    )
-    {%- endif %}
+    {{ where_batch_months_and_year_before('billing_month', extracts) }}
 ),
 
 months as (
