@@ -250,11 +250,11 @@ def _signature(columns: list[tuple[str, str]]) -> str:
     return ", ".join(f"{c} {t}" for c, t in columns)
 
 
-def _sum_terms(columns: list[tuple[str, str]]) -> tuple[str, str]:
-    """(the partition key expression, the row hash expression) of a table's columns."""
+def _sum_terms(columns: list[tuple[str, str]]) -> tuple[str | None, str, str]:
+    """(the partition column or None, its key expression, the row hash expression) of a table's columns."""
     names = [c for c, _ in columns]
     part = next((c for c in PARTITION_COLUMNS if c in names), None)
-    return (q(part) if part else "0"), "hash(" + ", ".join(q(c) for c in names) + ")"
+    return part, (q(part) if part else "0"), "hash(" + ", ".join(q(c) for c in names) + ")"
 
 
 def _partition_sums(con: duckdb.DuckDBPyConnection, rel: str, key: str, row_hash: str) -> dict:
@@ -272,17 +272,17 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     if rows < PATCH_MIN_ROWS:
         return None
     types = dict(columns)
-    part = next((c for c in PARTITION_COLUMNS if c in types), None)
-    key, row_hash = _sum_terms(columns)
+    part, key, row_hash = _sum_terms(columns)
     src, dst = f"work.{q(schema)}.{q(table)}", f"pub.{q(schema)}.{q(table)}"
     work_sums = _partition_sums(con, src, key, row_hash)
+    # what the published table holds afterwards, whether patched here or written afresh by the caller
+    result.summaries[(schema, table)] = (_signature(columns), work_sums)
     if known is not None:
         result.known_sides += 1
     pub_sums = known if known is not None else _partition_sums(con, dst, key, row_hash)
     changed = sorted((p for p in work_sums.keys() | pub_sums.keys() if work_sums.get(p) != pub_sums.get(p)),
                      key=lambda p: (p is None, p or ""))
     if not changed:
-        result.summaries[(schema, table)] = (_signature(columns), work_sums)
         return "unchanged"
     # the changed partitions as a constant list: pruned by the zone maps, hashed row by row below
     if part:
@@ -309,7 +309,6 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     con.execute(f"delete from {dst} where {where}")
     con.execute(f"insert into {dst} select * from {src} where {where}")
     con.execute("drop table temp._publish_rows")
-    result.summaries[(schema, table)] = (_signature(columns), work_sums)
     where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
                   else "compared whole")
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
@@ -378,11 +377,12 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 if done is None:
                     con.execute(f"create table {target} as select * from work.{q(schema)}.{q(table)}")
                     done = "written"
-                    if rows >= PATCH_MIN_ROWS:  # the next night's patch compares against these
-                        columns = _columns(con, "work", schema, table)
+                    if rows >= PATCH_MIN_ROWS and (schema, table) not in result.summaries:
+                        # the next night's patch compares against these (a patch that gave up kept them)
+                        work_columns = _columns(con, "work", schema, table)
+                        _, key, row_hash = _sum_terms(work_columns)
                         result.summaries[(schema, table)] = (
-                            _signature(columns), _partition_sums(con, f"work.{q(schema)}.{q(table)}",
-                                                                 *_sum_terms(columns)))
+                            _signature(work_columns), _partition_sums(con, f"work.{q(schema)}.{q(table)}", key, row_hash))
                 if patch:
                     result.patched[f"{schema}.{table}"] = done
                 # the comments of a table in one statement batch (a few hundred round trips less)

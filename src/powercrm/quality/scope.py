@@ -32,6 +32,8 @@ from datetime import date
 
 import duckdb
 
+from powercrm.ingest.rules import lit
+
 # the fact tables that grow with history: checked month by month, only changed months nightly.
 # "core.fct_bill+payments" scopes the checks on what payments change in a bill (paid, days late).
 PAID_BILLS = "core.fct_bill+payments"
@@ -147,10 +149,9 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
              f"where {scope.dates_sql('reading', '_business_date')}")
     # an incremental mart re-derives whole months and stamps them with the build's stamp, the load
     # time of the newest partition in force: tonight's rows carry at least this run's first load time
-    run = run_id.replace("'", "''")
     profit = (None, "marts", "customer_profit_monthly", "select distinct month from marts.customer_profit_monthly "
               "where _loaded_at >= (select min(loaded_at) from meta.load_log "
-              f"where run_id = '{run}' and status = 'LOADED')")
+              f"where run_id = {lit(run_id)} and status = 'LOADED')")
     # table → the deliveries that change its rows (see the module doc)
     sources = {
         "core.fct_bill_line": [bills, lines],
