@@ -52,3 +52,18 @@
 {% macro spark__sql_string(value) -%}
     '{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
 {%- endmacro %}
+
+{# `with name as {{ not_materialized() }} (…)`: on DuckDB a CTE read by several consumers is
+   otherwise materialized whole (every row and column of a big table copied once) before any
+   consumer's filter applies; not materialized, each consumer scans the table with its own
+   filters pushed down. Spark has no such keyword (and inlines CTEs anyway). #}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized', 'powercrm')()) }}
+{%- endmacro %}
+
+{% macro default__not_materialized() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro spark__not_materialized() -%}
+{%- endmacro %}

@@ -10,7 +10,7 @@ with work_orders as (
     where category_l1 = 'CONNECTION' and accept_time is not null
 ),
 
-customer_months as (
+customer_months as {{ not_materialized() }} (
     select * from {{ ref('int_customer_months') }}
 ),
 
@@ -83,6 +83,8 @@ closed_accounts as (
 ),
 
 capacity_deltas as (
+    -- only a customer whose master versions hold two contract capacities can change capacity
+    -- between two month ends: the window reads their months only (not every customer-month)
     select
         month,
         org_no,
@@ -92,6 +94,11 @@ capacity_deltas as (
         contract_kva - lag(contract_kva) over (partition by cons_no order by month) as kva_change,
         lag(status) over (partition by cons_no order by month) as previous_status
     from customer_months
+    where cons_no in (
+        select cons_no from versions
+        group by cons_no
+        having count(distinct contract_kva) > 1
+    )
 ),
 
 capacity_changes as (
