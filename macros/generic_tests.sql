@@ -8,6 +8,28 @@ group by {{ combination | join(', ') }}
 having count(*) > 1
 {% endtest %}
 
+{# unique_combination for a night: only the keys of the rows this build wrote (the newest
+   `stamp_column`, the build stamp every incremental model writes) are looked for twice. A
+   duplicate needs two rows of one key; the table was unique before (the previous night, or the
+   full check), and rows only arrive with tonight's stamp, so a duplicate has a row among them.
+   Tagged `new_rows` in the models' yml: a full check (first build, rebuild, --full-check, the
+   weekly check) runs the whole-table unique_combination (tagged full_scan) instead. #}
+{% test unique_combination_in_new_rows(model, combination, stamp_column='_loaded_at') %}
+with new_keys as (
+    select distinct {{ combination | join(', ') }}
+    from {{ model }}
+    where {{ stamp_column }} = (select max({{ stamp_column }}) from {{ model }})
+)
+select {% for c in combination %}checked.{{ c }}, {% endfor %}count(*) as n_rows
+from {{ model }} as checked
+where exists (
+    select 1 from new_keys
+    where {% for c in combination %}new_keys.{{ c }} is not distinct from checked.{{ c }}{% if not loop.last %} and {% endif %}{% endfor %}
+)
+group by {% for c in combination %}checked.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
+having count(*) > 1
+{% endtest %}
+
 {# Every row satisfies the SQL expression. #}
 {% test expression_is_true(model, expression, where=none) %}
 select *

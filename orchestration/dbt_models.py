@@ -37,7 +37,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from orchestration.resources import PowerCRMResource, full_check_requested
-from powercrm.pipeline import FULL_SCAN_TAG, BuildResult, NodeResult, dbt_project_dir, save_dbt_results
+from powercrm.pipeline import BuildResult, NodeResult, dbt_project_dir, dbt_test_exclusion, save_dbt_results
 
 MANIFEST_TARGET = Path("target") / "dagster"  # relative to the dbt project
 LAYERS = ("staging", "intermediate", "core", "marts", "audit")
@@ -166,8 +166,8 @@ def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtC
     files = powercrm.files
     target = files.state_dir / "target"
     args = ["build"] + (["--full-refresh"] if config.full_refresh else [])
-    if not config.full_refresh and not full_check_requested(context.run.tags, files):
-        args += ["--exclude", f"tag:{FULL_SCAN_TAG}"]  # whole-table tests: weekly full check only
+    # whole-table tests: weekly full check only; on a night their stand-ins check tonight's rows
+    args += dbt_test_exclusion(config.full_refresh or full_check_requested(context.run.tags, files))
     with powercrm.lock(f"dagster {context.run.run_id[:8]} dbt"):
         if not powercrm.work_db.is_file():
             raise Failure(f"the working database {powercrm.work_db} does not exist: materialise the raw assets first")

@@ -5,6 +5,7 @@ Exit statuses: 0 published · 1 failed · 3 published with rejected partitions �
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -350,6 +351,12 @@ def test_full_check_on_first_publish_and_with_the_option_incremental_otherwise(r
     assert "checks      incremental" in out and "dbt tests tagged full_scan not run" in out
     assert "weekly full check, or `powercrm run --full-check`" in out
     assert "publish     patched a copy of the previous file" in out  # the night's publish patches
+    # one count per kind, then one line per patched table naming it and its rows
+    summary = re.search(r"^  publish     patched a copy of the previous file: (.*)$", out, re.M).group(1)
+    kinds = dict((k, int(n)) for n, k in (part.split(" ") for part in summary.split(", ")))
+    assert set(kinds) <= {"patched", "unchanged", "written"} and kinds.get("patched", 0) >= 1, summary
+    patched_lines = re.findall(r"^ {16}(\w+\.\w+): (\d+) rows? deleted, (\d+) inserted \((.+)\)$", out, re.M)
+    assert len(patched_lines) == kinds["patched"], out
     code, out, err = run("run", "--full-check", "--landing", str(landing), "--warehouse", str(wh))
     assert code == 0, out + err
     assert "checks      full check (--full-check)" in out

@@ -107,7 +107,8 @@ def test_the_gate_bounds_duckdb_memory(tmp_path: Path, monkeypatch: pytest.Monke
 def test_incremental_build_excludes_the_full_scan_tests(tmp_path: Path) -> None:
     args = pipeline.dbt_build_args(Path("/p"), tmp_path, full_check=False)
     assert args[-2:] == ["--exclude", "tag:full_scan"]
-    assert "--exclude" not in pipeline.dbt_build_args(Path("/p"), tmp_path, full_check=True)
+    # a full check runs the full_scan tests and leaves out their nightly stand-ins
+    assert pipeline.dbt_build_args(Path("/p"), tmp_path, full_check=True)[-2:] == ["--exclude", "tag:new_rows"]
     assert "tag:full_scan" not in pipeline.dbt_build_args(Path("/p"), tmp_path, full_refresh=True)
     skip = pipeline.dbt_build_args(Path("/p"), tmp_path, skip_tests=True, full_check=False)
     assert "tag:full_scan" not in skip and skip.count("--exclude-resource-type") == 2
@@ -137,6 +138,53 @@ def test_the_full_scan_exclusion_selects_right_and_tolerates_no_tagged_test(tmp_
         (project / "dbt_project.yml").read_text() + "\ndata_tests:\n  +tags: ['full_scan']\n")
     assert _dbt_ls(project, tmp_path / "s3", full_check=True) == every
     assert _dbt_ls(project, tmp_path / "s4", full_check=False) == []
+    # tagged new_rows instead: they run on a night only
+    (project / "dbt_project.yml").write_text(
+        (project / "dbt_project.yml").read_text().replace("+tags: ['full_scan']", "+tags: ['new_rows']"))
+    assert _dbt_ls(project, tmp_path / "s5", full_check=True) == []
+    assert _dbt_ls(project, tmp_path / "s6", full_check=False) == every
+
+
+# a table built by two runs: stamp 1 is an earlier night, stamp 2 tonight's build
+NEW_ROWS_TABLE = """
+select * from (values
+    ('D-old', 'x', 1), ('D-old', 'x', 1),  -- a duplicate among old rows only: the full check's
+    ('D-new', 'x', 1), ('D-new', 'x', 2),  -- tonight's row repeats an old key
+    ('D-two', 'x', 2), ('D-two', 'x', 2),  -- two of tonight's rows with one key
+    (null, 'y', 1), (null, 'y', 2),        -- NULL in the key is a value like any other
+    ('U-old', 'x', 1), ('U-new', 'x', 2), (null, 'z', 2)
+) as t(cons_no, part, _loaded_at)
+"""
+NEW_ROWS_YML = """
+version: 2
+models:
+  - name: keyed
+    data_tests:
+      - unique_combination:
+          arguments:
+            combination: [cons_no, part]
+      - unique_combination_in_new_rows:
+          arguments:
+            combination: [cons_no, part]
+"""
+
+
+def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path: Path, monkeypatch) -> None:
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
+    (project / "models" / "keyed.sql").write_text(NEW_ROWS_TABLE)
+    (project / "models" / "keyed.yml").write_text(NEW_ROWS_YML)
+    res = dbtRunner().invoke(["build", "--select", "keyed", "--project-dir", str(project),
+                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
+                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
+    failures = {r.node.name.split("_keyed_")[0]: (str(r.status), r.failures)
+                for r in res.result.results if r.node.resource_type == "test"}
+    assert failures == {"unique_combination": ("fail", 4),  # D-old, D-new, D-two, (NULL, y)
+                        "unique_combination_in_new_rows": ("fail", 3)}  # all but D-old
 
 
 def test_incremental_night_reads_rows_without_a_month(tmp_path: Path) -> None:

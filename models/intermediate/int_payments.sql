@@ -15,7 +15,7 @@
 ) }}
 {%- set whole = builds_whole(['payment']) %}
 
-with all_payments as (
+with all_payments as {{ not_materialized() }} (
     select * from {{ ref('stg_marketing__payments') }}
 ),
 {%- if not whole %}

@@ -186,11 +186,16 @@ def print_summary(report: RunReport, out=None) -> None:
         p(f"  published   {pub.published} ({_human_bytes(pub.bytes)}; tables: {schemas})")
         if pub.mode == "patch":
             kinds: dict[str, int] = {}
-            for how in pub.patched.values():
-                kind = "patched" if "replaced" in how else how
+            rows_patched = []
+            for table, how in sorted(pub.patched.items()):
+                kind = how if how in ("unchanged", "written") else "patched"
                 kinds[kind] = kinds.get(kind, 0) + 1
+                if kind == "patched":
+                    rows_patched.append(f"{table}: {how}")
             p("  publish     patched a copy of the previous file: "
               + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+            for line in rows_patched:
+                p(f"                {line}")
         elif pub.why_full:
             p(f"  publish     written afresh: {pub.why_full}")
         if pub.kept_previous:

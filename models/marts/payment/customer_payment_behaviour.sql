@@ -14,11 +14,11 @@ with customers as (
     select * from {{ ref('int_customers_as_of') }}
 ),
 
-receivables as (
+receivables as {{ not_materialized() }} (
     select * from {{ ref('int_receivables') }}
 ),
 
-payments as (
+payments as {{ not_materialized() }} (
     select * from {{ ref('fct_payment') }}
 ),
 

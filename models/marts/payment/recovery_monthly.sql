@@ -17,7 +17,7 @@ data_date as (
     select as_of_date from {{ ref('int_data_date') }}
 ),
 
-issued_bills as (
+issued_bills as {{ not_materialized() }} (
     select bills.*
     from bills
     cross join data_date
