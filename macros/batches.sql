@@ -51,6 +51,17 @@
     where _loaded_at > {{ last_build_stamp() }}
 {%- endmacro %}
 
+{# fct_arrears_snapshot: the bills int_receivable_balances re-derives (bills of the bill
+   partitions loaded since the last build, receivables re-derived since) and, when a master
+   changed, the bills of those customers (the version in force at a snapshot date may differ). #}
+{% macro arrears_batch_keys() -%}
+    {{ balance_batch_keys() }}
+    {%- if has_changed_partitions('cust') %}
+    union all
+    select bill_id from {{ ref('stg_marketing__bills') }} where cons_no in ({{ changed_customers() }})
+    {%- endif %}
+{%- endmacro %}
+
 {# Months whose bills changed: the billing month of every delivered version of a bill of the
    bill partitions loaded since the last build (a correction may move a bill to another month),
    of the bills with lines of the bill_item partitions loaded since, and, for customers whose

@@ -247,10 +247,16 @@ from deduped
                             extracts, any_change, dates_query) }}
 {%- endmacro %}
 
-{# `and (<customer> in the batch or <date> among the batch's periods)` when building
-   incrementally, else nothing (`period`: the period column of the batch). #}
+{# `and (<key> in the key batch or <date> among the batch's periods)` when building
+   incrementally, else nothing (`key`: the key column of the key batch, `period`: the period
+   column of the period batch). #}
+{% macro in_key_period_batch(key_column, date_column, extracts, any_change=[], key='cons_no', period='evaluation_date') -%}
+    {%- if not builds_whole(extracts, any_change) %} and ({{ key_column }} in (select {{ key }} from {{ batch_relation() }}) or {{ date_column }} in (select {{ period }} from {{ period_batch_relation() }})){% endif -%}
+{%- endmacro %}
+
+{# The customer × date form (int_credit_scores, int_customer_months, int_credit_segments). #}
 {% macro in_customer_date_batch(customer_column, date_column, extracts, any_change=[], period='evaluation_date') -%}
-    {%- if not builds_whole(extracts, any_change) %} and ({{ customer_column }} in (select cons_no from {{ batch_relation() }}) or {{ date_column }} in (select {{ period }} from {{ period_batch_relation() }})){% endif -%}
+    {{- in_key_period_batch(customer_column, date_column, extracts, any_change, 'cons_no', period) -}}
 {%- endmacro %}
 
 {# `and <date> among the evaluation dates of the batch` when building incrementally, else nothing. #}

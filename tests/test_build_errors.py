@@ -27,3 +27,16 @@ def test_other_errors_get_no_rebuild_hint() -> None:
     text = build_failure_message([_node("fct_bill", "Binder Error: column x not found")])
     assert "Binder Error: column x not found" in text
     assert "rebuild" not in text and "more" not in text
+
+
+# an incremental model's pre-hook reads max(_loaded_at) of a table an earlier version built
+# without the column (the text DuckDB gives, as in the build of a warehouse from before the column)
+NO_STAMP = ('Runtime Error in model fct_arrears_snapshot (models/marts/core/fct_arrears_snapshot.sql)\n'
+            '  Binder Error: Referenced column "_loaded_at" not found in FROM clause!\n'
+            '  Candidate bindings: "snapshot_date", "bill_id"')
+
+
+def test_a_table_without_the_build_stamp_gets_the_rebuild_hint() -> None:
+    text = build_failure_message([_node("fct_arrears_snapshot", NO_STAMP)])
+    assert "The incremental table core.fct_arrears_snapshot was built by an earlier version" in text
+    assert "run `powercrm rebuild` once" in text

@@ -30,6 +30,7 @@ FACTS = {
     "core.fct_payment": "pay_id",
     "core.fct_consumption": "cons_no, billing_month",
     "core.fct_bill": "bill_id",
+    "core.fct_arrears_snapshot": "snapshot_date, bill_id",
     "staging.stg_marketing__bills": "bill_id",
     "staging.stg_marketing__payments": "pay_id",
     "staging.stg_marketing__readings": "reading_id",

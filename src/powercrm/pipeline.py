@@ -348,6 +348,12 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
 SCHEMA_DRIFT = "incremental model are out of sync"  # dbt's on_schema_change='fail' message
 
 
+def _is_schema_drift(message: str) -> bool:
+    """dbt's on_schema_change='fail', or an incremental model's pre-hook reading the build stamp
+    of a table built before the model had one (DuckDB: Referenced column "_loaded_at" not found)."""
+    return SCHEMA_DRIFT in message or ('"_loaded_at"' in message and "not found" in message)
+
+
 def build_failure_message(errors: list[NodeResult]) -> str:
     """The error of a failed build: the first failed node, how many more, and what to do when an
     incremental table was built by an earlier version of the models (its columns differ)."""
@@ -355,7 +361,7 @@ def build_failure_message(errors: list[NodeResult]) -> str:
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     text = (f"dbt build failed: {first.resource_type} {first.relation or first.name} "
             f"({first.path}): {_reason(Exception(first.message))}{more}")
-    drifted = [e.relation or e.name for e in errors if SCHEMA_DRIFT in (e.message or "")]
+    drifted = [e.relation or e.name for e in errors if _is_schema_drift(e.message or "")]
     if drifted:
         text += (f". The incremental table{'s' if len(drifted) > 1 else ''} {', '.join(drifted)} "
                  f"{'were' if len(drifted) > 1 else 'was'} built by an earlier version of the models and "

@@ -8,6 +8,30 @@
 -- other customers 0.2 % a day up to 31 December of the due date's year and 0.3 % a day after;
 -- rounded half-up to 0.01 per receivable; a positive penalty under 1 yuan is 1 yuan (before
 -- rounding: 0.004 yuan is a positive penalty too, as the supply rules' 不足1元按1元 says).
+-- Incremental: a row at date D depends on its bill's receivable and balance history and on the
+-- customer's master version at D only; the set of snapshot dates is what all share. A night
+-- therefore re-derives at every date the bills whose receivable or balances were re-derived
+-- since the last build (payments, the data date), the bills of the bill partitions loaded since
+-- and the bills of customers whose master changed (macros/batches.sql, arrears_batch_keys), and
+-- every bill at the dates not built yet (a new data date); the dates no longer in force go (the
+-- previous data date when it was no month end). A redelivered bill, payment or cust partition
+-- rebuilds it whole (macros/incremental.sql, is_redelivery).
+-- depends_on: {{ ref('stg_meta__partitions') }}
+-- depends_on: {{ source('meta', 'load_log') }}
+-- depends_on: {{ ref('base_marketing__bills') }}
+-- depends_on: {{ ref('base_marketing__customers') }}
+-- depends_on: {{ ref('stg_marketing__bills') }}
+{%- set extracts = ['bill', 'payment', 'cust'] %}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook=[
+        "{{ prepare_period_batch('snapshot_date', 'select snapshot_date from ' ~ ref('int_snapshot_dates'), ['bill', 'payment', 'cust']) }}",
+        "{{ prepare_key_batch('bill_id', arrears_batch_keys(), ['bill', 'payment', 'cust']) }}",
+    ],
+    post_hook=["{{ drop_key_batch() }}", "{{ drop_key_batch(period_batch_relation()) }}"],
+) }}
 with snapshots as (
     select snapshot_date from {{ ref('int_snapshot_dates') }}
 ),
@@ -36,7 +60,7 @@ at_snapshot as (
     inner join snapshots
         on balances.valid_from <= snapshots.snapshot_date
         and (balances.valid_to is null or balances.valid_to > snapshots.snapshot_date)
-    where balances.outstanding_yuan <> 0
+    where balances.outstanding_yuan <> 0{{ in_key_period_batch('balances.bill_id', 'snapshots.snapshot_date', extracts, key='bill_id', period='snapshot_date') }}
 ),
 
 measured as (
@@ -117,5 +141,6 @@ select
     end as ageing_bucket,
     -- 不足1元按1元: any positive penalty under 1 yuan (even one that would round to 0.00) is 1 yuan
     case when penalty_raw_yuan > 0 and penalty_raw_yuan < 1 then cast(1 as decimal(18, 2))
-         else {{ round_money('penalty_raw_yuan') }} end as penalty_accrued_yuan
+         else {{ round_money('penalty_raw_yuan') }} end as penalty_accrued_yuan,
+    {{ build_stamp() }} as _loaded_at
 from penalised
