@@ -181,6 +181,24 @@ def test_redelivery_replaces_the_partition_never_appends(con, tmp_path):
     check_accounting(con)
 
 
+def test_a_night_whose_only_partition_of_an_extract_is_empty(con, tmp_path):
+    # a day without surveys: the header-only file (`rows: 0`) is the extract's only new partition
+    # of the night, so the batch of that extract stages no row at all
+    write_partition(tmp_path, "payment", "2024-03-05", [payment("P1")])
+    load(con, tmp_path)
+    write_partition(tmp_path, "payment", "2024-03-06")  # header only
+    s = load(con, tmp_path, "r2")
+    r = result(s, "payment/2024-03-06")
+    assert (r.status, r.rows_in, r.rows_loaded, r.rows_quarantined) == ("LOADED", 0, 0, 0)
+    assert raw(con, "payment", "pay_id") == [("P1",)]
+    # an empty redelivery empties its partition
+    write_partition(tmp_path, "payment", "2024-03-05")
+    s = load(con, tmp_path, "r3")
+    assert (result(s, "payment/2024-03-05").status, raw(con, "payment", "pay_id")) == ("LOADED", [])
+    assert con.execute("select count(*) from meta.partitions where extract = 'payment'").fetchone()[0] == 2
+    check_accounting(con)
+
+
 def test_repeated_run_is_unchanged_and_reads_no_data_file(con, tmp_path, monkeypatch):
     write_partition(tmp_path, "payment", "2024-03-05", [payment("P1"), payment("P2")])
     write_partition(tmp_path, "payment", "2024-03-06", [payment("P3")])

@@ -438,6 +438,10 @@ def _write(con: duckdb.DuckDBPyConnection, ext: Extract, checked: tuple[str, lis
             con.execute(f"delete from raw.{q(ext.name)} where _business_date = ?", [st.partition.business_date])
             con.execute("delete from meta.quarantine where extract = ? and business_date = ?",
                         [ext.name, st.partition.business_date])
+    if not fids:
+        # every staged partition of the extract is empty (a header-only file, `rows: 0` in its
+        # manifest, e.g. a day without surveys): nothing to insert; a redelivery's deletes stand
+        return
     parts = "(values " + ", ".join(
         f"({st.seq}, date {lit(st.partition.business_date.isoformat())}, {lit(st.partition.manifest_sha256 or '')})"
         for st in staged) + ") as p(_seq, _business_date, _manifest_sha256)"
