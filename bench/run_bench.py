@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -156,6 +157,7 @@ def worker(*args: str) -> tuple[Measured, dict]:
 
 def powercrm_run(landing: Path, warehouse: Path) -> dict:
     """One real `powercrm run`, measured; phases from last_run.json, per-phase peaks from polling."""
+    started = time.time()
     m = run([venv_bin("powercrm"), "run", "--landing", str(landing), "--warehouse", str(warehouse)],
             phase_pattern=r"^(\w+) …$")
     state = warehouse.with_name(warehouse.stem + ".state")
@@ -173,7 +175,9 @@ def powercrm_run(landing: Path, warehouse: Path) -> dict:
     mm = re.search(r"partitions\s+(\d+) found: (\d+) loaded, (\d+) unchanged", m.stdout)
     if mm:
         res["partitions_found"], res["partitions_loaded"], res["partitions_unchanged"] = map(int, mm.groups())
-    res["dbt_nodes"] = dbt_timing(state / "target" / "run_results.json")
+    results = state / "target" / "run_results.json"
+    # a build that stopped on a fatal error writes none: the file left is an earlier run's
+    res["dbt_nodes"] = dbt_timing(results) if results.is_file() and results.stat().st_mtime >= started else {}
     return res
 
 

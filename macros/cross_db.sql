@@ -67,3 +67,21 @@
 
 {% macro spark__not_materialized() -%}
 {%- endmacro %}
+
+{# `with name as {{ materialized_cte() }} (…)`: the CTE's rows are stored once and read back.
+   A workaround for DuckDB 2.0.0, whose "dictionary-surviving" hash join fails with a fatal
+   INTERNAL error ("dict-surviving join: narrowed column N received a non-dictionary chunk") when
+   its build side is fed straight by another hash join whose small build side emits dictionary
+   vectors for some chunks and flat vectors for others (duckdb/duckdb#24807 is the same check).
+   A fatal error invalidates the database for the rest of the dbt run. A materialized CTE hands
+   the next join flat chunks. Spark has no such keyword (and needs no workaround). #}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'powercrm')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{% macro spark__materialized_cte() -%}
+{%- endmacro %}

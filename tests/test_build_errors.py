@@ -40,3 +40,27 @@ def test_a_table_without_the_build_stamp_gets_the_rebuild_hint() -> None:
     text = build_failure_message([_node("fct_arrears_snapshot", NO_STAMP)])
     assert "The incremental table core.fct_arrears_snapshot was built by an earlier version" in text
     assert "run `powercrm rebuild` once" in text
+
+
+# a fatal DuckDB error (an INTERNAL error invalidates the database): dbt returns no results, and
+# every node after the cause fails with "database has been invalidated", some before it finishes
+INVALIDATED = ("FATAL Error: Failed: database has been invalidated because of a previous fatal error. "
+               "The database must be restarted prior to being used again.")
+INTERNAL = ("Runtime Error in model fct_arrears_snapshot (models/marts/core/fct_arrears_snapshot.sql)\n"
+            "  INTERNAL Error: dict-surviving join: narrowed column 7 received a non-dictionary chunk with values")
+
+
+def test_a_fatal_error_names_the_node_that_caused_it_not_its_victims() -> None:
+    from pathlib import Path
+
+    from powercrm.pipeline import fatal_build_message
+
+    text = fatal_build_message(Path("/p"), "FATAL Error: Failed: database has been invalidated",
+                               [_node("complaint_hotspot", INVALIDATED), _node("fct_arrears_snapshot", INTERNAL),
+                                _node("demand_monthly", INVALIDATED)], Path("/w/logs/dbt.log"))
+    assert "the first node to fail: model core.fct_arrears_snapshot: Runtime Error in model fct_arrears_snapshot" in text
+    assert "INTERNAL Error: dict-surviving join" in text
+    assert "complaint_hotspot" not in text and text.endswith("(log: /w/logs/dbt.log)")
+    # nothing finished before dbt stopped: the reason alone
+    bare = fatal_build_message(Path("/p"), "boom", [], Path("/w/logs/dbt.log"))
+    assert bare == "dbt could not build the project /p: boom (log: /w/logs/dbt.log)"

@@ -74,6 +74,11 @@ def quality_gate() -> Callable:
         raise PowerCRMError(f"the quality gate {spec} cannot be loaded: {_reason(e)}") from e
 
 
+def _first_line(message: str) -> str:
+    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()]
+    return " ".join(lines[:2])[:300] if lines else "(no message)"
+
+
 def _reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror + (f" ({e.filename})" if e.filename else "")
@@ -284,7 +289,7 @@ def dbt_build_args(project_dir: Path, state_dir: Path, full_refresh: bool = Fals
     target = state_dir / "target"
     args = ["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles"),
             "--target-path", str(target), "--log-path", str(state_dir / "logs"),
-            "--log-level", "none", "--no-use-colors"]
+            "--log-level", "none", "--log-level-file", "info", "--no-use-colors"]
     if full_refresh:
         args.append("--full-refresh")
     if skip_tests:
@@ -311,6 +316,7 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
     target = state_dir / "target"
     args = dbt_build_args(project_dir, state_dir, full_refresh, skip_tests, full_check)
     counter = {"done": 0, "total": 0}
+    failed: list[NodeResult] = []  # in the order they finished: the first is the cause
 
     def callback(event) -> None:
         # never raise from here: an exception in a callback aborts dbt's worker thread
@@ -326,6 +332,8 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
                                   f"{rel.schema}.{rel.alias}" if rel and rel.alias else "",
                                   rr.status or info.node_status, None, rr.message or "",
                                   float(rr.execution_time or 0.0))
+                if node.status in ("error", "fail"):
+                    failed.append(node)
                 if on_node:
                     on_node(counter["done"], max(counter["total"], counter["done"]), node)
                 if info.resource_type == "model":
@@ -340,7 +348,7 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
     results = getattr(res.result, "results", None)
     if res.exception is not None or results is None:
         why = _reason(res.exception) if res.exception is not None else "dbt returned no results"
-        raise PowerCRMError(f"dbt could not build the project {project_dir}: {why} (log: {state_dir / 'logs'})")
+        raise PowerCRMError(fatal_build_message(project_dir, why, failed, state_dir / "logs" / "dbt.log"))
     build.nodes = [_node_from_result(r) for r in results]
     return build
 
@@ -352,6 +360,16 @@ def _is_schema_drift(message: str) -> bool:
     """dbt's on_schema_change='fail', or an incremental model's pre-hook reading the build stamp
     of a table built before the model had one (DuckDB: Referenced column "_loaded_at" not found)."""
     return SCHEMA_DRIFT in message or ('"_loaded_at"' in message and "not found" in message)
+
+
+def fatal_build_message(project_dir: Path, why: str, failed: list[NodeResult], log: Path) -> str:
+    """dbt stopped without results (a fatal error). After a fatal DuckDB error (an INTERNAL error
+    invalidates the database) every later statement fails with "database has been invalidated":
+    the cause is the first node to fail with an error of its own."""
+    first = next((n for n in failed if "has been invalidated" not in n.message), failed[0] if failed else None)
+    cause = (f"; the first node to fail: {first.resource_type} {first.relation or first.name}: "
+             f"{_first_line(first.message)}") if first else ""
+    return f"dbt could not build the project {project_dir}: {why}{cause} (log: {log})"
 
 
 def build_failure_message(errors: list[NodeResult]) -> str:

@@ -63,7 +63,10 @@ at_snapshot as (
     where balances.outstanding_yuan <> 0{{ in_key_period_batch('balances.bill_id', 'snapshots.snapshot_date', extracts, key='bill_id', period='snapshot_date') }}
 ),
 
-measured as (
+measured as {{ materialized_cte() }} (
+    -- materialized: the join below (its build side, in a night's small batch) must not read the
+    -- output of this join straight away, or DuckDB 2.0.0 fails with a fatal INTERNAL error
+    -- (macros/cross_db.sql, materialized_cte)
     select
         at_snapshot.snapshot_date,
         receivables.bill_id,

@@ -2,7 +2,10 @@
 -- kVA / kW for BASIC), price and amount, with the bill's month and customer.
 -- Incremental: a nightly run reads only the bill_item partitions loaded since the last build
 -- (a redelivered partition replaces its rows: pre-hook delete, then delete+insert by key, the
--- latest business_date winning), and gives the same rows as a full refresh.
+-- latest business_date winning), and gives the same rows as a full refresh. A full refresh reads
+-- every line in raw (raw holds the partitions in force only: the loader replaces a redelivered
+-- one), the lines of re-delivered bills among them, so it needs no second pass over the bills.
+-- depends_on: {{ ref('base_marketing__bills') }}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     unique_key=['bill_id', 'item_no'],
@@ -15,9 +18,7 @@ with batch as (
     -- the changed partitions: a literal date list pushed into the raw scan (macros/incremental.sql)
     select * from {{ ref('base_marketing__bill_items') }}
     where {{ partition_filter('_business_date', 'bill_item') }}
-    {%- if not is_incremental() %}
-        or bill_id in (select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }})
-    {%- elif has_changed_partitions('bill') %}
+    {%- if is_incremental() and has_changed_partitions('bill') %}
     union all
     -- lines whose bill header was (re)delivered take its new month and customer
     select * from {{ ref('base_marketing__bill_items') }}
