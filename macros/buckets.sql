@@ -10,7 +10,8 @@
    - whole_build_buckets(sized_by, whole, rows_per_bucket): N, the rows of `sized_by` (a relation)
      over rows_per_bucket (the model's choice; the environment variable POWERCRM_BUCKET_ROWS
      overrides it for every model: the tests force many buckets with it); 1 when the build is
-     not whole (a night's batch is small), on Spark, and at parse time.
+     not whole (a night's batch is small), on Spark, at parse time, and where `sized_by` does
+     not exist yet (`dbt compile` of an empty database).
    - in_hash_bucket(expr, buckets): ` and hash(<expr>) % N = 0` plus a marker comment when N > 1,
      else nothing. Put it on every input that is keyed by the same key, so that a bucket's joins
      read only their bucket too.
@@ -23,7 +24,7 @@
    result with N = 1. #}
 
 {% macro whole_build_buckets(sized_by, whole=true, rows_per_bucket=12000000) -%}
-    {%- if not execute or target.type == 'spark' or not whole -%}
+    {%- if not execute or target.type == 'spark' or not whole or load_relation(sized_by) is none -%}
         {{ return(1) }}
     {%- endif -%}
     {%- set rows_per_bucket = env_var("POWERCRM_BUCKET_ROWS", rows_per_bucket | string) | int -%}
