@@ -7,17 +7,14 @@ partition (one value changed, one row dropped), a corrected old bill and station
 redelivery rebuilds the payment-dependent models whole; the fourth with nothing new; the fifth
 with a new data date that brings only a late disconnection and a late theft case; the sixth
 moves the data date off a month end. After the second and the last night the incremental tables
-are compared, row for row, with a full refresh of the same data, built in hash buckets of a few
-hundred rows (macros/buckets.sql; the redelivery night rebuilds its whole models in buckets too).
+are compared, row for row, with a full refresh of the same data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -49,9 +46,6 @@ FACTS = {
     "intermediate.int_profit_value_classes": "evaluation_date, cons_no",
     "intermediate.int_credit_segments": "evaluation_date, cons_no",
 }
-# whole builds in hash buckets (macros/buckets.sql)
-BUCKETED = ["marts/core/fct_bill_line.sql", "marts/core/fct_bill.sql", "intermediate/int_receivables.sql",
-            "intermediate/int_receivable_balances.sql"]
 HELD_BACK = ["payment/2025-04-27", "payment/2025-04-10", "bill/2025-04-03", "bill_item/2025-04-03",
              "reading/2025-03-31", "cust/2025-01-15"]
 
@@ -103,32 +97,12 @@ def _load(work_db: Path, landing: Path, run_id: str):
         con.close()
 
 
-@contextmanager
-def _buckets(rows_per_bucket: int):
-    """Whole builds in hash buckets of at most `rows_per_bucket` rows (macros/buckets.sql)."""
-    before = os.environ.get("POWERCRM_BUCKET_ROWS")
-    os.environ["POWERCRM_BUCKET_ROWS"] = str(rows_per_bucket)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["POWERCRM_BUCKET_ROWS"]
-        else:
-            os.environ["POWERCRM_BUCKET_ROWS"] = before
-
-
 def _assert_equals_full_refresh(work_db: Path, tmp: Path, incremental: dict[str, list[tuple]]) -> None:
-    """A full refresh of a copy of `work_db` gives the same rows as the incremental build. The
-    full refresh goes in hash buckets (a few hundred rows each): the whole builds of the big
-    tables are built bucket by bucket at scale, and their union must be the same rows."""
+    """A full refresh of a copy of `work_db` gives the same rows as the incremental build."""
     tmp.mkdir()
     copy = tmp / "full.duckdb"
     shutil.copy(work_db, copy)
-    with _buckets(700):
-        _dbt(copy, tmp, "--full-refresh")
-    compiled = tmp / "target" / "compiled" / "powercrm" / "models"
-    for model in BUCKETED:
-        assert "powercrm bucket 0 of" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not bucketed"
+    _dbt(copy, tmp, "--full-refresh")
     full = _snapshot(copy)
     for table in FACTS:
         assert incremental[table] == full[table], f"{table}: incremental build differs from a full refresh"
@@ -210,13 +184,11 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     _new_partition(landing, "cost", "2025-05-03", "org_no,billing_month,marketing_cost,operating_cost\n334010102,2024-06,6000.00,41000.00\n")
     summary = _load(work_db, landing, "night3")
     assert len(summary.by_status("LOADED")) == 4
-    with _buckets(300):
-        _dbt(work_db, tmp_path)
+    _dbt(work_db, tmp_path)
     incremental = _snapshot(work_db)
     assert incremental != night2
-    # the redelivery rebuilds the payment-dependent models whole (no batch table), bucket by bucket
-    receivables_sql = (compiled / "intermediate/int_receivables.sql").read_text(encoding="utf-8")
-    assert "__batch" not in receivables_sql and "powercrm bucket 0 of" in receivables_sql
+    # the redelivery rebuilds the payment-dependent models whole: no batch table
+    assert "__batch" not in (compiled / "intermediate/int_receivables.sql").read_text(encoding="utf-8")
     payment_sql = (compiled / "marts/core/fct_payment.sql").read_text(encoding="utf-8")
     assert "_business_date in (cast('2024-05-10' as date))" in payment_sql
 

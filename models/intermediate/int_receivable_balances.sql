@@ -4,7 +4,6 @@
 -- without a receivable × every-day explosion.
 -- Incremental: a night re-derives only the receivables whose bill or payments changed
 -- (macros/batches.sql, balance_batch_keys); a redelivered bill partition rebuilds it whole.
--- A whole build goes bucket by bucket of hash(bill_id) (macros/buckets.sql).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
@@ -14,18 +13,17 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ prepare_key_batch('bill_id', balance_batch_keys(), ['bill']) }}",
-    post_hook=["{{ insert_other_buckets() }}", "{{ drop_key_batch() }}"],
+    post_hook="{{ drop_key_batch() }}",
 ) }}
-{%- set buckets = whole_build_buckets(ref('stg_marketing__bills'), builds_whole(extracts), 5000000) %}
 with receivables as (
     select bill_id, issue_date, amount_yuan from {{ ref('int_receivables') }}
-    where true{{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+    where true{{ in_key_batch('bill_id', extracts) }}
 ),
 
 payments as (
     select bill_id, pay_date, sum(amount_yuan) as amount_yuan
     from {{ ref('int_payments') }}
-    where bill_id is not null{{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+    where bill_id is not null{{ in_key_batch('bill_id', extracts) }}
     group by bill_id, pay_date
 ),
 

@@ -9,7 +9,6 @@
 -- the payment partitions loaded since (a payment may move to another bill), and bills with a
 -- payment dated between the previous and the new data date (it now counts). A redelivered bill
 -- or payment partition rebuilds the table whole (macros/incremental.sql, is_redelivery).
--- A whole build goes bucket by bucket of hash(bill_id) (macros/buckets.sql).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
@@ -20,12 +19,11 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ prepare_key_batch('bill_id', receivable_batch_keys(), ['bill', 'payment']) }}",
-    post_hook=["{{ insert_other_buckets() }}", "{{ drop_key_batch() }}"],
+    post_hook="{{ drop_key_batch() }}",
 ) }}
-{%- set buckets = whole_build_buckets(ref('stg_marketing__bills'), builds_whole(extracts), 5000000) %}
 with bills as (
     select * from {{ ref('stg_marketing__bills') }}
-    where amount_yuan > 0{{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+    where amount_yuan > 0{{ in_key_batch('bill_id', extracts) }}
 ),
 
 data_date as (
@@ -36,7 +34,7 @@ payments as (
     select bill_id, pay_date, sum(amount_yuan) as amount_yuan
     from {{ ref('int_payments') }}
     where bill_id is not null
-        and pay_date <= (select as_of_date from data_date){{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+        and pay_date <= (select as_of_date from data_date){{ in_key_batch('bill_id', extracts) }}
     group by bill_id, pay_date
 ),
 

@@ -4,7 +4,6 @@
 -- refund (amount ≤ 0) is credited to the balance at issue: paid 0, outstanding 0.
 -- Incremental: a night re-derives only the bills that can have changed (macros/batches.sql,
 -- bill_batch_keys); a redelivered bill, bill_item or cust partition rebuilds the table whole.
--- A whole build goes bucket by bucket of hash(bill_id) (macros/buckets.sql).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
@@ -16,12 +15,11 @@
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ prepare_key_batch('bill_id', bill_batch_keys(), ['bill', 'bill_item', 'cust']) }}",
-    post_hook=["{{ insert_other_buckets() }}", "{{ drop_key_batch() }}"],
+    post_hook="{{ drop_key_batch() }}",
 ) }}
-{%- set buckets = whole_build_buckets(ref('stg_marketing__bills'), builds_whole(extracts), 5000000) %}
 with bills as (
     select * from {{ ref('stg_marketing__bills') }}
-    where true{{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+    where true{{ in_key_batch('bill_id', extracts) }}
 ),
 
 items as (
@@ -36,13 +34,13 @@ items as (
     -- the lines already deduplicated and materialised (incrementally) in fct_bill_line: one
     -- scan of a table instead of the staging view's window over every delivered line
     from {{ ref('fct_bill_line') }}
-    where true{{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+    where true{{ in_key_batch('bill_id', extracts) }}
     group by bill_id
 ),
 
 receivables as (
     select * from {{ ref('int_receivables') }}
-    where true{{ in_key_batch('bill_id', extracts) }}{{ in_hash_bucket('bill_id', buckets) }}
+    where true{{ in_key_batch('bill_id', extracts) }}
 ),
 
 months as (

@@ -12,14 +12,12 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     pre_hook="{{ delete_changed_partitions('bill_item') }}",
-    post_hook="{{ insert_other_buckets() }}",
 ) }}
-{%- set buckets = whole_build_buckets(source('raw', 'bill_item'), not is_incremental()) %}
 
 with batch as (
     -- the changed partitions: a literal date list pushed into the raw scan (macros/incremental.sql)
     select * from {{ ref('base_marketing__bill_items') }}
-    where {{ partition_filter('_business_date', 'bill_item') }}{{ in_hash_bucket('bill_id', buckets) }}
+    where {{ partition_filter('_business_date', 'bill_item') }}
     {%- if is_incremental() and has_changed_partitions('bill') %}
     union all
     -- lines whose bill header was (re)delivered take its new month and customer
@@ -39,8 +37,6 @@ bills as (
     select bill_id, cons_no, billing_month, bill_type from {{ ref('stg_marketing__bills') }}
     {%- if is_incremental() %}
     where bill_id in (select bill_id from batch)
-    {%- else %}
-    where true{{ in_hash_bucket('bill_id', buckets) }}
     {%- endif %}
 )
 
