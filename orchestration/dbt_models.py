@@ -37,7 +37,14 @@ from dagster_dbt import (
 from pydantic import Field
 
 from orchestration.resources import PowerCRMResource, full_check_requested
-from powercrm.pipeline import BuildResult, NodeResult, dbt_project_dir, dbt_test_exclusion, save_dbt_results
+from powercrm.pipeline import (
+    BuildResult,
+    NodeResult,
+    dbt_project_dir,
+    dbt_test_exclusion,
+    dbt_threads_args,
+    save_dbt_results,
+)
 
 MANIFEST_TARGET = Path("target") / "dagster"  # relative to the dbt project
 LAYERS = ("staging", "intermediate", "core", "marts", "audit")
@@ -172,6 +179,7 @@ def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtC
         if not powercrm.work_db.is_file():
             raise Failure(f"the working database {powercrm.work_db} does not exist: materialise the raw assets first")
         (target / "run_results.json").unlink(missing_ok=True)  # never read an earlier build's results
+        args += dbt_threads_args(powercrm.work_db, config.full_refresh)  # one thread for a whole build
         old = os.environ.get("POWERCRM_WORK_DB")
         os.environ["POWERCRM_WORK_DB"] = str(powercrm.work_db)  # read by profiles/profiles.yml
         try:

@@ -114,6 +114,28 @@ def test_incremental_build_excludes_the_full_scan_tests(tmp_path: Path) -> None:
     assert "tag:full_scan" not in skip and skip.count("--exclude-resource-type") == 2
 
 
+def test_a_whole_build_runs_one_node_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POWERCRM_DBT_THREADS", raising=False)
+    work = tmp_path / "work.duckdb"
+    # the first run: no working database, then one whose core schema is still empty
+    assert pipeline.dbt_threads_args(work, full_refresh=False) == ["--threads", "1"]
+    con = duckdb.connect(str(work))
+    con.execute("create schema core; create schema raw; create table raw.bill (bill_id varchar)")
+    con.close()
+    assert pipeline.dbt_threads_args(work, full_refresh=False) == ["--threads", "1"]
+    # a night, once dbt has built the core tables: the profile's two threads
+    con = duckdb.connect(str(work))
+    con.execute("create table core.fct_bill (bill_id varchar)")
+    con.close()
+    assert pipeline.dbt_threads_args(work, full_refresh=False) == []
+    assert pipeline.dbt_threads_args(work, full_refresh=True) == ["--threads", "1"]  # rebuild
+    monkeypatch.setenv("POWERCRM_DBT_THREADS", "3")
+    assert pipeline.dbt_threads_args(work, full_refresh=True) == ["--threads", "3"]
+    monkeypatch.setenv("POWERCRM_DBT_THREADS", "two")
+    with pytest.raises(pipeline.PowerCRMError, match="POWERCRM_DBT_THREADS='two' is not a positive whole number"):
+        pipeline.dbt_threads_args(work, full_refresh=False)
+
+
 def _dbt_ls(project: Path, state: Path, full_check: bool) -> list[str]:
     from dbt.cli.main import dbtRunner
 
