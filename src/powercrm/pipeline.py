@@ -305,8 +305,8 @@ def dbt_threads_args(work_db: Path, full_refresh: bool) -> list[str]:
     POWERCRM_DBT_THREADS, when set, decides. Otherwise a whole build (`--full-refresh`, or a working
     database whose `core` schema holds nothing yet: the first run) runs one node at a time: its big
     nodes are queries that each keep both cores busy, and two of them at once only contend for the
-    cores and the one memory limit (1 000 000 customers: build 1 126 s with two threads, 905 s
-    with one; fct_payment 149 → 42 s, fct_bill 160 → 73 s). A nightly build keeps two threads:
+    cores and the one memory limit (1 000 000 customers: build 1 126 s with two threads, 798 s
+    with one; fct_payment 149 → 40 s, fct_bill 160 → 51 s). A nightly build keeps two threads:
     its ≈ 500 nodes are small, and one thread's SQL overlaps the other's dbt overhead
     (docs/benchmarks.md)."""
     threads = os.environ.get("POWERCRM_DBT_THREADS", "").strip()
