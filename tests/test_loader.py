@@ -440,3 +440,55 @@ def test_a_file_that_breaks_a_batched_read_is_rejected_alone(con, tmp_path):
     assert raw(con, "workorder", "order_id, _record_no") == [("A1", 1), ("C1", 1)]
     assert quarantine(con, "workorder") == [(2, "unknown code order_type=BAD")]
     check_accounting(con)
+
+
+def test_record_numbers_of_big_files_read_in_parallel(con, tmp_path, monkeypatch):
+    """Each row's pay_id is its own record number in its file, so the loaded `_record_no` can be
+    checked row by row. The files are big enough (several row groups each, plain and gzipped)
+    for the batched read to run on several threads; the numbering must still be each record's
+    position in its file, and the quarantined rows must keep theirs."""
+    planned = []
+    real = loader._keeps_order
+    monkeypatch.setattr(loader, "_keeps_order", lambda *a: planned.append(real(*a)) or planned[-1])
+    _load_big_payment_files(con, tmp_path)
+    assert planned and all(planned)  # every batched read (plain and gzipped files) ran in parallel
+
+
+def test_a_rule_that_would_disorder_the_read_numbers_on_one_thread(con, tmp_path, monkeypatch):
+    """A code check written as `not in (…)` becomes a join, and the insert then appends the
+    threads' rows in any order: the loader sees it in the plan and numbers the records with
+    `row_number()` instead; the numbers stay right."""
+    from powercrm.ingest import rules
+
+    monkeypatch.setattr(rules.Dialect, "not_in",
+                        lambda self, expr, values: f"{expr} not in ({', '.join(self.lit(v) for v in values)})")
+    planned = []
+    real = loader._keeps_order
+    monkeypatch.setattr(loader, "_keeps_order", lambda *a: planned.append(real(*a)) or planned[-1])
+    _load_big_payment_files(con, tmp_path)
+    assert planned and not any(planned)
+
+
+def _load_big_payment_files(con, tmp_path):
+    con.execute("set threads = 4")
+    sizes = {"2024-03-05": (150_001, "csv"), "2024-03-06": (260_000, "csv"), "2024-03-07": (140_000, "csv.gz"),
+             "2024-03-08": (3, "csv"), "2024-03-09": (270_000, "csv.gz")}
+    bad = {("2024-03-06", 1), ("2024-03-06", 131_073), ("2024-03-09", 269_999)}  # amount not a number
+    header = "pay_id,cons_no,bill_id,pay_time,channel,amount,penalty_amount,reversal_of\n"
+    for day, (n, fmt) in sizes.items():
+        lines = [f"{day[-2:]}-{i},3100000001,,2024-03-05 10:00:00,WECHAT,{'x' if (day, i) in bad else '1.00'},,\n"
+                 for i in range(1, n + 1)]
+        write_partition(tmp_path, "payment", day, raw_text=header + "".join(lines), fmt=fmt)
+    s = load(con, tmp_path)
+    assert [(r.status, r.rows_in, r.rows_quarantined) for r in s.results] == [
+        ("LOADED", 150_001, 0), ("LOADED", 260_000, 2), ("LOADED", 140_000, 0), ("LOADED", 3, 0),
+        ("LOADED", 270_000, 1)]
+    assert con.execute("select count(*) from raw.payment").fetchone()[0] == 820_004 - 3
+    wrong = con.execute("select count(*) from raw.payment where pay_id <> strftime(_business_date, '%d') || '-' "
+                        "|| _record_no or _file <> 'payment/' || _business_date || '/payment.' || "
+                        "case when day(_business_date) in (7, 9) then 'csv.gz' else 'csv' end").fetchone()[0]
+    assert wrong == 0
+    assert con.execute("select business_date, record_no, reason from meta.quarantine order by 1, 2").fetchall() == [
+        (date(2024, 3, 6), 1, "unparseable number amount=x"), (date(2024, 3, 6), 131_073, "unparseable number amount=x"),
+        (date(2024, 3, 9), 269_999, "unparseable number amount=x")]
+    check_accounting(con)
