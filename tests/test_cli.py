@@ -190,6 +190,16 @@ def test_exit_1_with_one_sentence_when_the_landing_folder_is_missing(run, tmp_pa
     assert not wh.exists()
 
 
+def test_exit_1_before_loading_when_the_memory_limit_is_not_a_size(run, tmp_path, wh, monkeypatch):
+    landing = small_landing(tmp_path)
+    monkeypatch.setenv("POWERCRM_DUCKDB_MEMORY_LIMIT", "lots")
+    code, out, err = run("run", "--landing", str(landing), "--warehouse", str(wh), "--quiet")
+    assert code == 1
+    assert "POWERCRM_DUCKDB_MEMORY_LIMIT='lots' is not a DuckDB memory size" in err
+    assert query(wh.with_name("pc.work.duckdb"), "select count(*) from duckdb_tables()") == [[0]]  # nothing loaded
+    assert not wh.exists()
+
+
 def test_exit_1_when_a_model_fails_names_the_model(run, tmp_path, wh, monkeypatch):
     broken = tmp_path / "broken_project"
     shutil.copytree(FIXTURE_PROJECT, broken)

@@ -29,7 +29,7 @@ import duckdb
 
 from powercrm.extracts import PROJECT_DIR
 from powercrm.ingest.loader import LoadSummary, PartitionResult, data_date, load_landing
-from powercrm.publish import PublishError, PublishResult, WarehouseFiles, publish, record_publish
+from powercrm.publish import PublishError, PublishResult, WarehouseFiles, bound_memory, publish, record_publish
 from powercrm.testhooks import pause_point
 
 EXIT_OK = 0
@@ -552,6 +552,9 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     with _timed(report, "load", progress):
         con = _open_work(files.work)
         try:
+            # the loader's batches (up to 5 M staged rows) stay within the same memory limit as
+            # the build, the gate and the publish, spilling beside the working database
+            bound_memory(con, Path(str(files.work) + ".tmp"))
             report.load = load_landing(con, report.landing, report.run_id, progress=progress.load,
                                        force_from=force_from)
             report.data_date = data_date(con)
@@ -563,6 +566,8 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
             raise PowerCRMError(f"cannot read {e.filename}: {e.strerror}") from e
         except duckdb.Error as e:
             raise PowerCRMError(f"loading into the working database {files.work} failed: {_reason(e)}") from e
+        except ValueError as e:  # POWERCRM_DUCKDB_MEMORY_LIMIT is not a memory size
+            raise PowerCRMError(str(e)) from e
         finally:
             con.close()
     s = report.load
