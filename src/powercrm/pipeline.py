@@ -29,7 +29,14 @@ import duckdb
 
 from powercrm.extracts import PROJECT_DIR
 from powercrm.ingest.loader import LoadSummary, PartitionResult, data_date, load_landing
-from powercrm.publish import PublishError, PublishResult, WarehouseFiles, bound_memory, publish, record_publish
+from powercrm.publish import (
+    PublishError,
+    PublishResult,
+    WarehouseFiles,
+    bound_memory,
+    publish,
+    record_publish,
+)
 from powercrm.testhooks import pause_point
 
 EXIT_OK = 0
