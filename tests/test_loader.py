@@ -447,9 +447,7 @@ def test_record_numbers_of_big_files_read_in_parallel(con, tmp_path, monkeypatch
     checked row by row. The files are big enough (several row groups each, plain and gzipped)
     for the batched read to run on several threads; the numbering must still be each record's
     position in its file, and the quarantined rows must keep theirs."""
-    planned = []
-    real = loader._keeps_order
-    monkeypatch.setattr(loader, "_keeps_order", lambda *a: planned.append(real(*a)) or planned[-1])
+    planned = _spy_keeps_order(monkeypatch)
     _load_big_payment_files(con, tmp_path)
     assert planned and all(planned)  # every batched read (plain and gzipped files) ran in parallel
 
@@ -462,11 +460,17 @@ def test_a_rule_that_would_disorder_the_read_numbers_on_one_thread(con, tmp_path
 
     monkeypatch.setattr(rules.Dialect, "not_in",
                         lambda self, expr, values: f"{expr} not in ({', '.join(self.lit(v) for v in values)})")
-    planned = []
-    real = loader._keeps_order
-    monkeypatch.setattr(loader, "_keeps_order", lambda *a: planned.append(real(*a)) or planned[-1])
+    planned = _spy_keeps_order(monkeypatch)
     _load_big_payment_files(con, tmp_path)
     assert planned and not any(planned)
+
+
+def _spy_keeps_order(monkeypatch) -> list[bool]:
+    """What the loader's plan check answered, one entry per batched read."""
+    planned: list[bool] = []
+    real = loader._keeps_order
+    monkeypatch.setattr(loader, "_keeps_order", lambda *a: planned.append(real(*a)) or planned[-1])
+    return planned
 
 
 def _load_big_payment_files(con, tmp_path):
