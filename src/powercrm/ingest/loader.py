@@ -121,10 +121,15 @@ def _rec_no(alias: str = "") -> str:
     return f"coalesce({a}_record_no, {a}rowid)"
 
 
+def _insert_checked_sql(table: str, ext: Extract, rows_sql: str) -> str:
+    """The insert of `rows_sql` (the extract's columns by name, then _fid, _record_no, _seq) into
+    the stage table with the row rules' reason and key."""
+    return f"insert into {table} select *, {reason_sql(ext)}, {key_sql(ext)} from ({rows_sql})"
+
+
 def _insert_checked(con: duckdb.DuckDBPyConnection, table: str, ext: Extract, rows_sql: str) -> int:
-    """Insert `rows_sql` (the extract's columns by name, then _fid, _record_no, _seq) into the stage
-    table with the row rules' reason and key. -> rows inserted."""
-    return con.execute(f"insert into {table} select *, {reason_sql(ext)}, {key_sql(ext)} from ({rows_sql})").fetchone()[0]
+    """Run `_insert_checked_sql`. -> rows inserted."""
+    return con.execute(_insert_checked_sql(table, ext, rows_sql)).fetchone()[0]
 
 
 def _keeps_order(con: duckdb.DuckDBPyConnection, table: str, ext: Extract, rows_sql: str) -> bool:
@@ -132,8 +137,7 @@ def _keeps_order(con: duckdb.DuckDBPyConnection, table: str, ext: Extract, rows_
     number the records, _rec_no)? A join or an aggregate in the plan makes it a plain parallel
     INSERT, which appends the threads' rows in any order. The rules avoid that (rules.py,
     Dialect.not_in); this check keeps a future rule from numbering records wrongly unnoticed."""
-    plan = con.execute(f"explain (format json) insert into {table} select *, {reason_sql(ext)}, {key_sql(ext)} "
-                       f"from ({rows_sql})").fetchall()[0][1]
+    plan = con.execute(f"explain (format json) {_insert_checked_sql(table, ext, rows_sql)}").fetchall()[0][1]
     return json.loads(plan)[0]["name"] == "BATCH_INSERT"
 
 
