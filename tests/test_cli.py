@@ -363,9 +363,11 @@ def test_full_check_on_first_publish_and_with_the_option_incremental_otherwise(r
     assert code == 0, out + err
     assert "checks      incremental" in out and "dbt tests tagged full_scan not run" in out
     assert "weekly full check, or `powercrm run --full-check`" in out
-    assert "publish     patched a copy of the previous file" in out  # the night's publish patches
+    # the night's publish patches; there is no previous version yet, so it patches a copy
+    assert "publish     patched a copy of the published file" in out
+    assert "(the previous version was not reused: no previous version" in out
     # one count per kind, then one line per patched table naming it and its rows
-    summary = re.search(r"^  publish     patched a copy of the previous file: (.*)$", out, re.M).group(1)
+    summary = re.search(r"^  publish     patched a copy of the published file: (.*)$", out, re.M).group(1)
     kinds = dict((k, int(n)) for n, k in (part.split(" ") for part in summary.split(", ")))
     assert set(kinds) <= {"patched", "unchanged", "written"} and kinds.get("patched", 0) >= 1, summary
     patched_lines = re.findall(r"^ {16}(\w+\.\w+): (\d+) rows? deleted, (\d+) inserted \((.+)\)$", out, re.M)
@@ -374,8 +376,13 @@ def test_full_check_on_first_publish_and_with_the_option_incremental_otherwise(r
     assert code == 0, out + err
     assert "checks      full check (--full-check)" in out
     assert "publish     patched" not in out  # a full check writes the file afresh
-    assert [full for _, full in GATE_CALLS] == [True, False, True]
-    assert builds == [True, False, True]
+    # the next night patches the previous version (the second night's file) instead of a copy
+    add_day(landing, "2024-03-08")
+    code, out, err = run("run", "--landing", str(landing), "--warehouse", str(wh))
+    assert code == 0, out + err
+    assert "publish     patched the previous version (no copy)" in out and "was not reused" not in out
+    assert [full for _, full in GATE_CALLS] == [True, False, True, False]
+    assert builds == [True, False, True, False]
 
 
 def test_run_help_explains_full_check(capsys):

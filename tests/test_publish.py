@@ -345,7 +345,11 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     con.close()
     # the sums of a patch that gave up are kept for the next night (no second pass over the table)
     assert third.summaries[("marts", "customer_score")][1] == {"0": (300, score_sum)}
-    assert third.patched["core.fct_line"] == "50 rows deleted, 50 inserted (in 1 business_date partition)"
+    # the third night starts from the previous version, r1's file (not a copy of r2's): it gets the
+    # second night's changes too. 03-02: L60 goes (1 deleted); 03-04: L170 (1, 1); 03-05: L999 (0,
+    # 1); NULL: L998 (0, 1); 03-06: L250 (1, 2); 03-08: 50 new amounts (50, 50)
+    assert third.start == "previous"
+    assert third.patched["core.fct_line"] == "53 rows deleted, 55 inserted (in 6 business_date partitions)"
     assert _differences(pub, work) == {}
     con = duckdb.connect(str(pub), read_only=True)
     try:
@@ -413,25 +417,44 @@ def test_patch_publish_reuses_the_sums_its_last_publish_kept(tmp_path, monkeypat
     assert ("core", "fct_line") in first.summaries  # a full write keeps the sums of what it wrote
     second = night("r2")
     assert second.mode == "patch" and second.known_sides > 0  # r1's file, with r1's sums
+    assert second.start == "copy" and "no previous version" in second.why_copy
     assert second.patched["core.fct_line"] == "unchanged"
-    # r2's file, whose sums r2 kept: only the working side is hashed. To see that the kept sums are
-    # what is compared, one of them is made wrong: its partition (03-03) goes to the row comparison,
-    # which finds no row to replace there
+    # the next night starts from the previous version, r1's file (no copy), whose sums r2 kept too:
+    # only the working side is hashed. To see that the kept sums are what is compared, one of them
+    # is made wrong (for every run): its partition (03-03) goes to the row comparison, which finds
+    # no row to replace there
     con = duckdb.connect(str(work))
     con.execute("update meta.publish_partitions set row_hash = 0 "
                 "where table_name = 'fct_line' and partition_value = '2024-03-03'")
     con.close()
     third = night("r3", "update core.fct_line set amount_yuan = 5 where line_id = 'L10'")  # 03-01
-    assert third.known_sides > 0
+    assert third.start == "previous" and third.known_sides > 0  # r1's file, with r1's (wrong) sums
     assert third.patched["core.fct_line"] == "1 row deleted, 1 inserted (in 2 business_date partitions)"
     assert _differences(pub, work) == {}
 
-    # the analysts' file goes back to r2's, which lacks the change of L10: the sums kept by r3
-    # describe another file, so both sides are hashed and 03-01 is found different too
+    # the analysts' file goes back to r2's, which lacks the change of L10. r3 kept the sums of the
+    # file it published and of the previous version (r2's), so r2's describe the file now
+    # published: 03-01 is found different by them (and 03-03, whose sum is still wrong, finds no
+    # row to replace)
     rollback(pub)
     fourth = night("r4", "update core.fct_line set amount_yuan = 6 where line_id = 'L60'")  # 03-02
-    assert fourth.known_sides == 0
-    assert fourth.patched["core.fct_line"] == "2 rows deleted, 2 inserted (in 2 business_date partitions)"
+    assert fourth.known_sides > 0
+    assert fourth.patched["core.fct_line"] == "2 rows deleted, 2 inserted (in 3 business_date partitions)"
+    assert _differences(pub, work) == {}
+    assert fourth.start == "copy"  # a rollback leaves no previous version
+    con = duckdb.connect(str(work), read_only=True)
+    # the sums of the file published (r4) and of the previous version (r2's file, the one replaced)
+    assert {r[0] for r in con.execute("select distinct run_id from meta.publish_partitions").fetchall()} == {"r2", "r4"}
+    con.close()
+
+    # without kept sums (here: removed) both sides are hashed; the result is the same
+    con = duckdb.connect(str(work))
+    con.execute("delete from meta.publish_partitions")
+    con.close()
+    fifth = night("r5", "update core.fct_line set amount_yuan = 8 where line_id = 'L110'")  # 03-03
+    # the start is the previous version, r2's file: it lacks the changes of L10, L60 and L110
+    assert fifth.start == "previous" and fifth.known_sides == 0
+    assert fifth.patched["core.fct_line"] == "3 rows deleted, 3 inserted (in 3 business_date partitions)"
     assert _differences(pub, work) == {}
 
 
@@ -452,3 +475,97 @@ def test_patched_file_opens_with_duckdb_1x(tmp_path, monkeypatch):
     p = subprocess.run([str(python), "-c", code, str(pub)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "(201, Decimal('19901.50'))"  # 0 + 1 + … + 199 = 19900, plus 1.50
+
+
+# ---- patch mode: the previous version is patched in place of a copy of the published file
+
+def _run_ids(path: Path) -> list[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [r[0] for r in con.execute("select run_id from audit.publish_log order by rowid").fetchall()]
+    finally:
+        con.close()
+
+
+def _three_nights(tmp_path: Path, monkeypatch) -> tuple[Path, Path, WarehouseFiles]:
+    """r1 (full), r2 (patch of a copy): the published file is r2's, the previous version r1's."""
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    work = _fact_work(tmp_path / "w.work.duckdb")
+    pub = tmp_path / "w.duckdb"
+    assert publish(work, pub, run_info={"run_id": "r1"}, patch=True).mode == "full"
+    con = duckdb.connect(str(work))
+    con.execute("update core.fct_line set amount_yuan = 1 where line_id = 'L10'")  # 03-01
+    con.close()
+    assert publish(work, pub, run_info={"run_id": "r2"}, patch=True).start == "copy"
+    con = duckdb.connect(str(work))
+    con.execute("update core.fct_line set amount_yuan = 2 where line_id = 'L60'")  # 03-02
+    con.close()
+    files = WarehouseFiles(pub)
+    assert _run_ids(pub) == ["r2"] and _run_ids(files.prev) == ["r1"]
+    return work, pub, files
+
+
+def test_a_night_patches_the_previous_version_instead_of_copying(tmp_path, monkeypatch):
+    work, pub, files = _three_nights(tmp_path, monkeypatch)
+    current, previous = os.stat(pub).st_ino, os.stat(files.prev).st_ino
+    res = publish(work, pub, run_info={"run_id": "r3"}, patch=True)
+    assert res.mode == "patch" and res.start == "previous" and res.why_copy == ""
+    # r1's file lacks both changes (L10 on 03-01, L60 on 03-02)
+    assert res.patched["core.fct_line"] == "2 rows deleted, 2 inserted (in 2 business_date partitions)"
+    assert _differences(pub, work) == {}
+    # no copy: the published file is r1's file, patched; r2's file is now the previous version
+    assert os.stat(pub).st_ino == previous and os.stat(files.prev).st_ino == current
+    assert _run_ids(pub) == ["r3"] and _run_ids(files.prev) == ["r2"] and res.previous_run_id == "r2"
+    assert not files.next.exists()
+
+
+def test_a_reader_of_the_previous_version_makes_the_night_copy_instead(tmp_path, monkeypatch):
+    work, pub, files = _three_nights(tmp_path, monkeypatch)
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(c.execute('select count(*) from core.fct_line').fetchone()[0], flush=True); time.sleep(120)")
+    reader = subprocess.Popen([sys.executable, "-c", code, str(files.prev)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "200"  # the dashboard holds r1's file open
+        res = publish(work, pub, run_info={"run_id": "r3"}, patch=True)
+    finally:
+        reader.kill()
+        reader.wait()
+    assert res.mode == "patch" and res.start == "copy"
+    assert "patching the previous version failed" in res.why_copy and "lock" in res.why_copy.lower()
+    assert _differences(pub, work) == {}
+    assert _run_ids(pub) == ["r3"] and _run_ids(files.prev) == ["r2"]
+
+
+def test_a_failed_patch_leaves_the_previous_version_as_it_was(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    work, pub, files = _three_nights(tmp_path, monkeypatch)
+    published_sha, previous_sha = sha(pub), sha(files.prev)
+    real_patch = publish_module._patch_table
+
+    def patch_then_fail(con, schema, table, *args, **kwargs):
+        done = real_patch(con, schema, table, *args, **kwargs)
+        if table == "fct_line":  # its rows were deleted and inserted: then the patch breaks
+            assert done.startswith("2 rows deleted") or done.startswith("1 row deleted")
+            raise duckdb.IOException("disk error while patching")
+        return done
+
+    def verify_fails(*args, **kwargs):
+        raise PublishError("verification failed")
+
+    monkeypatch.setattr(publish_module, "_patch_table", patch_then_fail)
+    monkeypatch.setattr(publish_module, "verify", verify_fails)
+    # the previous version fails, then a copy of the published file, then the full write's verification
+    with pytest.raises(PublishError, match="verification failed"):
+        publish(work, pub, run_info={"run_id": "r3"}, patch=True)
+    # the patch of the previous version rolled back: it is byte for byte r1's file, under its name
+    assert sha(files.prev) == previous_sha and sha(pub) == published_sha
+    assert _run_ids(files.prev) == ["r1"] and not files.next.exists()
+
+    monkeypatch.setattr(publish_module, "verify", lambda *a, **k: None)
+    res = publish(work, pub, run_info={"run_id": "r3"}, patch=True)
+    assert res.mode == "full" and "patching failed" in res.why_full and "disk error" in res.why_full
+    assert "patching the previous version failed" in res.why_copy
+    assert _differences(pub, work) == {} and _run_ids(files.prev) == ["r2"]

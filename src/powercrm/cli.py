@@ -192,8 +192,11 @@ def print_summary(report: RunReport, out=None) -> None:
                 kinds[kind] = kinds.get(kind, 0) + 1
                 if kind == "patched":
                     rows_patched.append(f"{table}: {how}")
-            p("  publish     patched a copy of the previous file: "
-              + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+            start = ("the previous version (no copy)" if pub.start == "previous"
+                     else "a copy of the published file")
+            p(f"  publish     patched {start}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+            if pub.start != "previous" and pub.why_copy:
+                p(f"                (the previous version was not reused: {pub.why_copy})")
             for line in rows_patched:
                 p(f"                {line}")
         elif pub.why_full:
