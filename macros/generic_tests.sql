@@ -8,17 +8,28 @@ group by {{ combination | join(', ') }}
 having count(*) > 1
 {% endtest %}
 
-{# unique_combination for a night: only the keys of the rows this build wrote (the newest
-   `stamp_column`, the build stamp every incremental model writes) are looked for twice. A
-   duplicate needs two rows of one key; the table was unique before (the previous night, or the
-   full check), and rows only arrive with tonight's stamp, so a duplicate has a row among them.
-   Tagged `new_rows` in the models' yml: a full check (first build, rebuild, --full-check, the
-   weekly check) runs the whole-table unique_combination (tagged full_scan) instead. #}
-{% test unique_combination_in_new_rows(model, combination, stamp_column='_loaded_at') %}
+{# unique_combination for a night: only the keys of the rows this build wrote are looked for
+   twice. A duplicate needs two rows of one key; the table was unique before (the previous
+   night, or the full check), and rows only arrive with tonight's stamp, so a duplicate has a
+   row among them. Tonight's stamp: `build_stamps` given (the partitions in force,
+   stg_meta__partitions), their newest `loaded_at`, the build stamp every incremental model
+   writes (macros/incremental.sql, build_stamp); so a table the night did not touch has no row
+   of tonight and costs one scan of its stamp column (the newest stamp in the table would be the
+   last build's: after a full build, every row). Without `build_stamps`, the newest
+   `stamp_column` in the table. Tagged `new_rows` in the models' yml: a full check (first build,
+   rebuild, --full-check, the weekly check) runs the whole-table unique_combination (tagged
+   full_scan) instead. #}
+{% test unique_combination_in_new_rows(model, combination, stamp_column='_loaded_at', build_stamps=none) %}
 with new_keys as (
     select distinct {{ combination | join(', ') }}
     from {{ model }}
-    where {{ stamp_column }} = (select max({{ stamp_column }}) from {{ model }})
+    where {{ stamp_column }} = (
+        {%- if build_stamps is not none %}
+        select max(loaded_at) from {{ build_stamps }}
+        {%- else %}
+        select max({{ stamp_column }}) from {{ model }}
+        {%- endif %}
+    )
 )
 select {% for c in combination %}checked.{{ c }}, {% endfor %}count(*) as n_rows
 from {{ model }} as checked

@@ -209,6 +209,40 @@ def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path
                         "unique_combination_in_new_rows": ("fail", 3)}  # all but D-old
 
 
+NEW_ROWS_BUILD_STAMP_YML = """
+version: 2
+models:
+  - name: keyed
+    data_tests:
+      - unique_combination_in_new_rows:
+          arguments:
+            combination: [cons_no, part]
+            build_stamps: ref('stamps')
+"""
+
+
+@pytest.mark.parametrize("build_stamp, expected", [
+    (2, ("fail", 3)),  # tonight's build wrote the rows stamped 2: as above
+    (3, ("pass", 0)),  # tonight's build did not touch the table: none of its rows is looked at
+])
+def test_unique_in_new_rows_reads_tonights_stamp_from_the_build_stamps(tmp_path: Path, monkeypatch, build_stamp,
+                                                                       expected) -> None:
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
+    (project / "models" / "keyed.sql").write_text(NEW_ROWS_TABLE)
+    (project / "models" / "stamps.sql").write_text(f"select {build_stamp} as loaded_at union all select 1")
+    (project / "models" / "keyed.yml").write_text(NEW_ROWS_BUILD_STAMP_YML)
+    res = dbtRunner().invoke(["build", "--select", "keyed", "stamps", "--project-dir", str(project),
+                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
+                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
+    failures = [(str(r.status), r.failures) for r in res.result.results if r.node.resource_type == "test"]
+    assert failures == [expected]
+
+
 def test_incremental_night_reads_rows_without_a_month(tmp_path: Path) -> None:
     db = make_db(tmp_path / "work.duckdb", SCOPE_SQL,
                  "update core.fct_bill set billing_month = null where bill_id = 'B1'")
