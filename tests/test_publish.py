@@ -301,10 +301,19 @@ def _differences(pub: Path, work: Path) -> dict[str, tuple[int, int]]:
         con.close()
 
 
-def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatch):
+@pytest.mark.parametrize("buckets", [None, 4, 1 << 20], ids=["rows", "4-buckets", "1M-buckets"])
+def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatch, buckets):
     import powercrm.publish as publish_module
 
     monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    if buckets:  # the changed partitions' rows are compared in buckets first: the same outcome
+        monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 0)
+        monkeypatch.setattr(publish_module, "PATCH_BUCKETS", buckets)
+    else:
+        monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 10 ** 12)
+    seen = []
+    real = publish_module._differing_buckets
+    monkeypatch.setattr(publish_module, "_differing_buckets", lambda *a: seen.append(a[4]) or real(*a))
     work = _fact_work(tmp_path / "w.work.duckdb", days=8)
     pub = tmp_path / "w.duckdb"
     first = publish(work, pub, run_info={"run_id": "r1"}, patch=True)
@@ -332,6 +341,7 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     assert "marts.payment_summary" not in second.patched
     assert _differences(pub, work) == {}
     assert "marts.payment_summary" not in tables(pub) and tables(pub)["marts.new_mart"] == 1
+    assert seen == (["line_id", "cons_no"] if buckets else [])  # the bucket step ran where asked
 
     # every score changes: more than PATCH_MAX_CHANGED of the rows would be inserted, so written afresh
     con = duckdb.connect(str(work))

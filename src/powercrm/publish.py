@@ -34,8 +34,10 @@ Step 1 comes in two modes (`PublishResult.mode`):
   publish falls back to a full write. Either start is already v1.0.0 (DuckDB keeps an existing
   file's storage version). A table of at least PATCH_MIN_ROWS rows is compared
   partition by partition: rows grouped by its first PARTITION_COLUMNS column (or as one group),
-  each group's row count and sum of row hashes on both sides. Inside the groups that differ, rows
-  are compared by their hash (a multiset: count per row hash on each side); the published rows
+  each group's row count and sum of row hashes on both sides. Inside the groups that differ
+  (when they hold at least PATCH_BUCKET_MIN_ROWS rows, first narrowed to the buckets of rows,
+  by the hash of the first column, whose count or sum of row hashes differ), rows are compared
+  by their hash (a multiset: count per row hash on each side); the published rows
   whose hash count differs are deleted and the working database's rows of those hashes inserted
   (so a night that re-stamps a few thousand bills spread over 14 billing months replaces those
   rows, not the 14 months). A table whose columns differ, that is new, or that would get more
@@ -79,6 +81,11 @@ STORAGE_VERSION = "v1.0.0"  # readable by DuckDB >= 1.0
 PARTITION_COLUMNS = ("business_date", "billing_month", "month", "snapshot_date", "evaluation_date")
 PATCH_MIN_ROWS = 100_000  # a smaller table is written afresh: cheaper than comparing it
 PATCH_MAX_CHANGED = 0.5  # a table that would get more of its rows inserted is written afresh
+# the changed partitions of a table hold at least this many rows: their rows are first compared in
+# buckets (the hash of the first column modulo PATCH_BUCKETS: its count and sum of row hashes on
+# each side), and only the rows of the buckets that differ are compared row by row
+PATCH_BUCKET_MIN_ROWS = 1_000_000
+PATCH_BUCKETS = 1 << 20
 SUMMARY_TABLE = "publish_partitions"  # meta.<this> in the working database: the published files' partition sums
 
 # audit tables that METRICS.md promises; when the dbt build made none, the loader's own are published
@@ -306,6 +313,8 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
         scope = "(" + " or ".join(terms) + ")"
     else:
         scope = "true"
+    if sum(work_sums.get(p, (0, 0))[0] for p in changed) >= PATCH_BUCKET_MIN_ROWS:
+        scope = _differing_buckets(con, src, dst, scope, columns[0][0], row_hash)
     groups = "select {h} as h, count(*) as n from {rel} where {scope} group by 1"
     con.execute("drop table if exists temp._publish_rows")
     con.execute(
@@ -322,10 +331,28 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     where = f"{scope} and {row_hash} in (select h from temp._publish_rows)"
     con.execute(f"delete from {dst} where {where}")
     con.execute(f"insert into {dst} select * from {src} where {where}")
-    con.execute("drop table temp._publish_rows")
+    con.execute("drop table temp._publish_rows; drop table if exists temp._publish_buckets")
     where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
                   else "compared whole")
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
+
+
+def _differing_buckets(con: duckdb.DuckDBPyConnection, src: str, dst: str, scope: str, first: str,
+                       row_hash: str) -> str:
+    """Narrow `scope` (the changed partitions) to the buckets whose rows differ: rows bucketed by the
+    hash of their first column (a key, usually: a changed row's old and new versions share a
+    bucket), each bucket's count and sum of row hashes compared on both sides. A whole-table row
+    comparison groups every row by its hash on both sides (1 000 000 customers, a night that
+    re-stamps 9 000 bills in all 24 months of fct_bill: 16.8 s); the buckets cost one cheaper
+    aggregate per side and leave a few hundred thousand rows to compare."""
+    bucket = f"hash({q(first)}) % {PATCH_BUCKETS}"
+    sums = f"select {bucket} as b, count(*) as n, sum(cast({row_hash} as hugeint)) as s from {{rel}} where {scope} group by 1"
+    con.execute("drop table if exists temp._publish_buckets")
+    con.execute(
+        f"create temp table _publish_buckets as select coalesce(w.b, d.b) as b "
+        f"from ({sums.format(rel=src)}) w full join ({sums.format(rel=dst)}) d on w.b = d.b "
+        f"where w.n is distinct from d.n or w.s is distinct from d.s")
+    return f"{scope} and {bucket} in (select b from temp._publish_buckets)"
 
 
 def _known_sums(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, dict]]:
