@@ -485,6 +485,14 @@ def test_patched_file_opens_with_duckdb_1x(tmp_path, monkeypatch):
     p = subprocess.run([str(python), "-c", code, str(pub)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "(201, Decimal('19901.50'))"  # 0 + 1 + … + 199 = 19900, plus 1.50
+    # the next night patches the previous version (the first file) in one transaction: still 1.x
+    con = duckdb.connect(str(work))
+    con.execute("insert into core.fct_line values ('L998', date '2024-03-05', 2.25)")
+    con.close()
+    assert publish(work, pub, patch=True).start == "previous"
+    p = subprocess.run([str(python), "-c", code, str(pub)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "(202, Decimal('19903.75'))"
 
 
 # ---- patch mode: the previous version is patched in place of a copy of the published file
