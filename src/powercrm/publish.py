@@ -510,20 +510,15 @@ def _previous_as_next(files: WarehouseFiles) -> str | None:
 
 
 def _give_back_previous(files: WarehouseFiles, result: PublishResult) -> None:
-    """After a failed patch of the renamed previous version: an uncommitted patch left it as it
-    was, so it takes its name back; a committed one changed it, so it is removed."""
-    if result.start != "previous":
-        _cleanup(files.next)
-        return
-    result.start = ""
-    if result.committed:
-        _cleanup(files.next)
-        return
-    try:
-        if not files.prev.exists():
+    """After a failed publish: the next file goes. When it was the renamed previous version and its
+    patch did not commit, it is unchanged and takes its name back instead."""
+    if result.start == "previous" and not result.committed and not files.prev.exists():
+        try:
             os.replace(files.next, files.prev)
-    except OSError:
-        pass
+        except OSError:
+            pass
+    if result.start == "previous":
+        result.start = ""
     _cleanup(files.next)
 
 
