@@ -313,7 +313,9 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
         monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 10 ** 12)
     seen = []
     real = publish_module._differing_buckets
-    monkeypatch.setattr(publish_module, "_differing_buckets", lambda *a: seen.append(a[4]) or real(*a))
+    monkeypatch.setattr(publish_module, "_differing_buckets", lambda *a: seen.append(a[4]) or scopes.append(a[3])
+                        or real(*a))
+    scopes: list[str] = []
     work = _fact_work(tmp_path / "w.work.duckdb", days=8)
     pub = tmp_path / "w.duckdb"
     first = publish(work, pub, run_info={"run_id": "r1"}, patch=True)
@@ -324,6 +326,8 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     con.execute("update core.fct_line set amount_yuan = 7 where line_id = 'L170'")          # 2024-03-04
     con.execute("insert into core.fct_line values ('L999', date '2024-03-05', 1.50), ('L998', null, 2.50)")
     con.execute("insert into core.fct_line select * from core.fct_line where line_id = 'L250'")  # 03-06, twice now
+    con.execute("delete from core.fct_line where business_date = date '2024-03-07'")        # a day gone (50 rows)
+    con.execute("insert into core.fct_line values ('N1', date '2024-03-20', 1), ('N2', date '2024-03-20', 2)")  # new
     con.execute("update marts.customer_score set score = 99 where cons_no = 'C5'")          # no partition column
     con.execute("create table marts.new_mart as select 1 as x")
     con.execute("drop view marts.payment_summary")
@@ -331,10 +335,11 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
 
     second = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
     assert second.mode == "patch", second.why_full
-    # 2024-03-02, 03-04, 03-05, 03-06 and the new NULL group differ; the other three days are not
-    # looked at row by row. Inside them rows are a multiset by hash: L60, the old L170 and the one
-    # published L250 go; the new L170, L999, L998 and both copies of L250 come
-    assert second.patched["core.fct_line"] == "3 rows deleted, 5 inserted (in 5 business_date partitions)"
+    # 2024-03-02, 03-04, 03-05, 03-06, the NULL group, the day gone and the new day differ; the other
+    # two days are not looked at row by row. 03-07 (published only) goes whole, 03-20 (work only)
+    # comes whole, NULL (work only) too; inside the others rows are a multiset by hash: L60, the old
+    # L170 and the one published L250 go; the new L170, L999 and both copies of L250 come
+    assert second.patched["core.fct_line"] == "53 rows deleted, 7 inserted (in 7 business_date partitions)"
     assert second.patched["core.fct_payment"] == "unchanged"  # no partition column, same rows
     assert second.patched["marts.customer_score"] == "1 row deleted, 1 inserted (compared whole)"
     assert second.patched["marts.new_mart"] == "written"
@@ -342,6 +347,9 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     assert _differences(pub, work) == {}
     assert "marts.payment_summary" not in tables(pub) and tables(pub)["marts.new_mart"] == 1
     assert seen == (["line_id", "cons_no"] if buckets else [])  # the bucket step ran where asked
+    if buckets:  # only the partitions on both sides are compared; one-sided ones are never scanned for it
+        assert "2024-03-02" in scopes[0] and "2024-03-06" in scopes[0]
+        assert "2024-03-07" not in scopes[0] and "2024-03-20" not in scopes[0] and "is null" not in scopes[0]
 
     # every score changes: more than PATCH_MAX_CHANGED of the rows would be inserted, so written afresh
     con = duckdb.connect(str(work))
@@ -357,9 +365,10 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     assert third.summaries[("marts", "customer_score")][1] == {"0": (300, score_sum)}
     # the third night starts from the previous version, r1's file (not a copy of r2's): it gets the
     # second night's changes too. 03-02: L60 goes (1 deleted); 03-04: L170 (1, 1); 03-05: L999 (0,
-    # 1); NULL: L998 (0, 1); 03-06: L250 (1, 2); 03-08: 50 new amounts (50, 50)
+    # 1); NULL: L998 (0, 1); 03-06: L250 (1, 2); 03-07: gone (50, 0); 03-08: 50 new amounts (50, 50);
+    # 03-20: new (0, 2)
     assert third.start == "previous"
-    assert third.patched["core.fct_line"] == "53 rows deleted, 55 inserted (in 6 business_date partitions)"
+    assert third.patched["core.fct_line"] == "103 rows deleted, 57 inserted (in 8 business_date partitions)"
     assert _differences(pub, work) == {}
     con = duckdb.connect(str(pub), read_only=True)
     try:

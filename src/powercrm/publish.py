@@ -34,8 +34,9 @@ Step 1 comes in two modes (`PublishResult.mode`):
   publish falls back to a full write. Either start is already v1.0.0 (DuckDB keeps an existing
   file's storage version). A table of at least PATCH_MIN_ROWS rows is compared
   partition by partition: rows grouped by its first PARTITION_COLUMNS column (or as one group),
-  each group's row count and sum of row hashes on both sides. Inside the groups that differ
-  (when they hold at least PATCH_BUCKET_MIN_ROWS rows, first narrowed to the buckets of rows,
+  each group's row count and sum of row hashes on both sides. A group on one side only (a new
+  month of readings, a business date gone) is inserted or deleted whole. Inside the other groups
+  that differ (when they hold at least PATCH_BUCKET_MIN_ROWS rows, first narrowed to the buckets of rows,
   by the hash of the first column, whose count or sum of row hashes differ), rows are compared
   by their hash (a multiset: count per row hash on each side); the published rows
   whose hash count differs are deleted and the working database's rows of those hashes inserted
@@ -305,36 +306,54 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
                      key=lambda p: (p is None, p or ""))
     if not changed:
         return "unchanged"
-    # the changed partitions as a constant list: pruned by the zone maps, hashed row by row below
-    if part:
-        values = [p for p in changed if p is not None]
-        terms = [f"{q(part)} in ({', '.join(f'cast({lit(v)} as {types[part]})' for v in values)})"] if values else []
-        terms += [f"{q(part)} is null"] if len(values) < len(changed) else []
-        scope = "(" + " or ".join(terms) + ")"
-    else:
-        scope = "true"
-    if sum(work_sums.get(p, (0, 0))[0] for p in changed) >= PATCH_BUCKET_MIN_ROWS:
-        scope = _differing_buckets(con, src, dst, scope, columns[0][0], row_hash)
-    groups = "select {h} as h, count(*) as n from {rel} where {scope} group by 1"
-    con.execute("drop table if exists temp._publish_rows")
-    con.execute(
-        f"create temp table _publish_rows as select coalesce(w.h, d.h) as h, "
-        f"coalesce(w.n, 0) as inserted, coalesce(d.n, 0) as deleted "
-        f"from ({groups.format(h=row_hash, rel=src, scope=scope)}) w "
-        f"full join ({groups.format(h=row_hash, rel=dst, scope=scope)}) d on w.h = d.h "
-        f"where w.n is distinct from d.n")
-    inserted, deleted = con.execute(
-        "select coalesce(sum(inserted), 0), coalesce(sum(deleted), 0) from temp._publish_rows").fetchone()
+    # a partition on one side only is inserted or deleted whole, without comparing its rows (a new
+    # month of readings, a new business date); the rows of those on both sides are compared
+    new_parts = [p for p in changed if p not in pub_sums]
+    gone_parts = [p for p in changed if p not in work_sums]
+    both = [p for p in changed if p in pub_sums and p in work_sums]
+    inserted = sum(work_sums[p][0] for p in new_parts)
+    deleted = sum(pub_sums[p][0] for p in gone_parts)
+    scope = _partition_scope(part, both, types)
+    if both:
+        if sum(work_sums[p][0] for p in both) >= PATCH_BUCKET_MIN_ROWS:
+            scope = _differing_buckets(con, src, dst, scope, columns[0][0], row_hash)
+        groups = "select {h} as h, count(*) as n from {rel} where {scope} group by 1"
+        con.execute("drop table if exists temp._publish_rows")
+        con.execute(
+            f"create temp table _publish_rows as select coalesce(w.h, d.h) as h, "
+            f"coalesce(w.n, 0) as inserted, coalesce(d.n, 0) as deleted "
+            f"from ({groups.format(h=row_hash, rel=src, scope=scope)}) w "
+            f"full join ({groups.format(h=row_hash, rel=dst, scope=scope)}) d on w.h = d.h "
+            f"where w.n is distinct from d.n")
+        rows_in, rows_out = con.execute(
+            "select coalesce(sum(inserted), 0), coalesce(sum(deleted), 0) from temp._publish_rows").fetchone()
+        inserted, deleted = inserted + rows_in, deleted + rows_out
     if inserted > PATCH_MAX_CHANGED * rows:
-        con.execute("drop table temp._publish_rows")
+        con.execute("drop table if exists temp._publish_rows; drop table if exists temp._publish_buckets")
         return None  # mostly changed: written afresh
-    where = f"{scope} and {row_hash} in (select h from temp._publish_rows)"
-    con.execute(f"delete from {dst} where {where}")
-    con.execute(f"insert into {dst} select * from {src} where {where}")
-    con.execute("drop table temp._publish_rows; drop table if exists temp._publish_buckets")
+    if gone_parts:
+        con.execute(f"delete from {dst} where {_partition_scope(part, gone_parts, types)}")
+    if both:
+        where = f"{scope} and {row_hash} in (select h from temp._publish_rows)"
+        con.execute(f"delete from {dst} where {where}")
+        con.execute(f"insert into {dst} select * from {src} where {where}")
+        con.execute("drop table temp._publish_rows; drop table if exists temp._publish_buckets")
+    if new_parts:
+        con.execute(f"insert into {dst} select * from {src} where {_partition_scope(part, new_parts, types)}")
     where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
                   else "compared whole")
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
+
+
+def _partition_scope(part: str | None, values: list, types: dict[str, str]) -> str:
+    """A filter on the partitions `values` (None: the NULL partition) as a constant list, pruned by
+    the zone maps; `true` for a table without a partition column (its one group)."""
+    if not part:
+        return "true"
+    given = [v for v in values if v is not None]
+    terms = [f"{q(part)} in ({', '.join(f'cast({lit(v)} as {types[part]})' for v in given)})"] if given else []
+    terms += [f"{q(part)} is null"] if len(given) < len(values) else []
+    return "(" + " or ".join(terms) + ")" if terms else "false"
 
 
 def _differing_buckets(con: duckdb.DuckDBPyConnection, src: str, dst: str, scope: str, first: str,
