@@ -281,3 +281,70 @@ def test_incremental_night_checks_the_profit_months_its_build_re_derived(tmp_pat
     # the mart's key is still checked on every row
     assert result(run_quality(db, "r2", config=CFG, full_check=False),
                   "customer_profit_monthly.pk_unique")["scope"] == "full"
+
+
+# fct_bill.paid_late: on a night, the bills tonight's build re-derived (their _loaded_at, the build
+# stamp, at or after this run's first load); a bill's days late change only when it is re-derived
+PAID_LATE_SQL = """
+alter table meta.load_log add column loaded_at timestamp;
+update meta.load_log set loaded_at = case run_id when 'r1' then timestamp '2024-03-04 01:00:00'
+                                                 else timestamp '2024-04-04 01:00:00' end;
+alter table core.fct_bill add column _loaded_at timestamp;
+update core.fct_bill set _loaded_at = timestamp '2024-03-04 01:00:00';
+-- B1 (2024-01) was paid late long ago; tonight (r2) re-derived B3 (paid late, 2024-02) and B5 (on time)
+update core.fct_bill set days_late = 9 where bill_id in ('B1', 'B3');
+update core.fct_bill set _loaded_at = timestamp '2024-04-04 01:00:00' where bill_id in ('B3', 'B5');
+"""
+
+
+def test_incremental_night_counts_the_late_payments_of_the_bills_it_re_derived(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, PAID_LATE_SQL)
+    out = run_quality(db, "r2", config=CFG, full_check=False)
+    r = result(out, "fct_bill.paid_late")
+    assert (r["status"], r["failing_rows"], r["observed_value"]) == ("warn", 1, "1 of 2 row(s)")
+    assert r["scope"] == "the bills this run re-derived"
+    assert [e["bill_id"] for e in r["examples"]] == ["B3"]
+    assert out.warnings[-1] == ("fct_bill.paid_late failed on 1 row of core.fct_bill (the bills this run "
+                                "re-derived): receivables are paid by their due date (days_late = 0)")
+    full = result(run_quality(db, "r2", config=CFG, full_check=True), "fct_bill.paid_late")
+    assert (full["failing_rows"], full["observed_value"], full["scope"]) == (2, "2 of 6 row(s)", "full")
+    # a run whose load times are unknown (an old meta.load_log) checks the changed months as before
+    db = make_db(tmp_path / "old.duckdb", SCOPE_SQL, PAID_LATE_SQL, "alter table meta.load_log drop column loaded_at")
+    r = result(run_quality(db, "r2", config=CFG, full_check=False), "fct_bill.paid_late")
+    assert (r["failing_rows"], r["observed_value"], r["scope"]) == (0, "0 of 2 row(s)", "changed months only: 2024-03")
+
+
+# fct_consumption.rows_match_loaded on a night: every (cons_no, month) of tonight's readings is in
+# the fact; the fact's rows are narrowed to the loaded customers AND months first
+READINGS_SQL = """
+create schema if not exists raw;
+create table raw.reading (cons_no varchar, billing_month varchar, _business_date date);
+insert into raw.reading values
+    ('C1', '2024-02', '2024-03-03'), ('C2', '2024-02', '2024-03-03'),   -- r1
+    (' C1', '2024-03 ', '2024-04-03'), ('C2', '2024-03', '2024-04-03');  -- r2: padded text as delivered
+create table core.fct_consumption (cons_no varchar, billing_month date, kwh decimal(18, 2));
+insert into core.fct_consumption values
+    ('C1', '2024-02-01', 1), ('C2', '2024-02-01', 1), ('C1', '2024-03-01', 1);  -- C2's March is missing
+insert into meta.load_log values ('r1', 'reading', '2024-03-03', 'LOADED'), ('r2', 'reading', '2024-04-03', 'LOADED');
+"""
+
+
+def test_incremental_night_finds_a_reading_missing_from_the_fact(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, READINGS_SQL)
+    out = run_quality(db, "r2", config=CFG, full_check=False)
+    r = result(out, "fct_consumption.rows_match_loaded")
+    assert (r["status"], r["failing_rows"]) == ("fail", 1)
+    assert [(e["key"], e["problem"]) for e in r["examples"]] == [
+        ("C2|2024-03", "loaded, missing in core.fct_consumption")]
+    # C2's February (an older month of a customer read tonight) is in the fact: fine, also when
+    # March arrives for both customers
+    db = make_db(tmp_path / "ok.duckdb", SCOPE_SQL, READINGS_SQL,
+                 "insert into core.fct_consumption values ('C2', '2024-03-01', 1)")
+    r = result(run_quality(db, "r2", config=CFG, full_check=False), "fct_consumption.rows_match_loaded")
+    assert (r["status"], r["failing_rows"]) == ("pass", 0)
+    # a full check also finds the fact's rows never loaded
+    db = make_db(tmp_path / "full.duckdb", SCOPE_SQL, READINGS_SQL,
+                 "insert into core.fct_consumption values ('C2', '2024-03-01', 1), ('C3', '2024-03-01', 1)")
+    r = result(run_quality(db, "r2", config=CFG, full_check=True), "fct_consumption.rows_match_loaded")
+    assert [(e["key"], e["problem"]) for e in r["examples"]] == [
+        ("C3|2024-03", "in core.fct_consumption, never loaded")]

@@ -114,6 +114,9 @@ class Dataset:
     (row count = 0) reports the frame's row count as failing rows and its rows as examples.
     `scope_of`: whose changed months limit the dataset on an incremental night (default `table`;
     see powercrm.quality.scope: a big fact partitioned by month, or SQL with SCOPE_* tokens).
+    `nightly_rows`: on an incremental night the SQL keeps only the rows tonight's build re-derived
+    (REDERIVED token): what they are, shown as the check's scope ("the bills this run
+    re-derived"). They are few, so that night reads them in one frame, `partition_by` aside.
     """
 
     name: str
@@ -127,6 +130,7 @@ class Dataset:
     failing_rows_are_frame_rows: bool = False
     checks: list[Check] = field(default_factory=list)
     scope_of: str | None = None
+    nightly_rows: str | None = None
 
     def expect(self, name: str, expectation: Expectation, severity: str, description: str,
                action: str = "") -> Dataset:
@@ -165,11 +169,12 @@ class Suite:
 
     def query(self, name: str, table: str, sql: str, requires: dict[str, list[str]], *,
               partition_by: str | None = None, prefiltered: bool = False,
-              violations: bool = False, context: list[str] | None = None, scope_of: str | None = None) -> Dataset:
+              violations: bool = False, context: list[str] | None = None, scope_of: str | None = None,
+              nightly_rows: str | None = None) -> Dataset:
         """A frame computed by one DuckDB query (cross-table rules)."""
         ds = Dataset(name=name, table=table, sql=sql.strip(), requires=requires, partition_by=partition_by,
                      prefiltered=prefiltered, failing_rows_are_frame_rows=violations, context=list(context or []),
-                     scope_of=scope_of)
+                     scope_of=scope_of, nightly_rows=nightly_rows)
         self.datasets.append(ds)
         return ds
 

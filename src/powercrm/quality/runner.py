@@ -228,7 +228,11 @@ class Runner:
 
     def run_dataset(self, suite: Suite, ds: Dataset) -> list[dict]:
         t0 = time.perf_counter()
-        scope = self.scope.label(self._scope_table(ds)) if self.is_scoped(ds) else "full"
+        scope = "full"
+        if self.is_scoped(ds):
+            scope = self.scope.label(self._scope_table(ds))
+            if ds.nightly_rows and self.scope.since is not None:
+                scope = ds.nightly_rows
         return [{**r, "scope": scope} for r in self._run_dataset(suite, ds, t0)]
 
     def _run_dataset(self, suite: Suite, ds: Dataset, t0: float) -> list[dict]:
@@ -318,6 +322,8 @@ class Runner:
         (NULL) are always a frame of their own, the last."""
         if not ds.partition_by:
             return None
+        if ds.nightly_rows and self.is_scoped(ds) and self.scope.since is not None:
+            return None  # tonight's re-derived rows only: few, one frame
         col = q(ds.partition_by)
         if self.is_scoped(ds):  # the changed months only (zone maps prune the scan), even when few rows;
             # rows without a month belong to no month: they are read every night

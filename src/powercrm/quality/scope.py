@@ -20,7 +20,9 @@ Suites mark what is scoped in their SQL with tokens the runner replaces:
 `SCOPE_MONTHS(col)` → `col in (<changed months>)` (`true` on a full check), `SCOPE_DATES(extract,
 col)` → `col in (<business dates of extract loaded this run>)`, `SCOPE_FULL` → `true` on a full
 check, `false` on an incremental night, `NIGHTLY[[predicate]]` → the predicate on an incremental
-night, `true` on a full check. A dataset partitioned by a month column of a big fact is
+night, `true` on a full check, `REDERIVED(col)` → `col >= <this run's first LOADED partition's
+load time>` on an incremental night (the rows tonight's build re-derived: `col` is a build stamp,
+`_loaded_at`), `true` on a full check or when the load times are unknown. A dataset partitioned by a month column of a big fact is
 read for the changed months only.
 """
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
@@ -43,7 +45,8 @@ BIG_FACTS = frozenset({"core.fct_bill", "core.fct_bill_line", "core.fct_payment"
 # NIGHTLY[[predicate]]: the predicate on an incremental night, `true` on a full check (rendered
 # here, so that a full check's SQL holds no semi join DuckDB would still evaluate)
 _NIGHTLY = re.compile(r"NIGHTLY\[\[(.*?)\]\]", re.DOTALL)
-_TOKEN = re.compile(r"SCOPE_MONTHS\(\s*([^)]+?)\s*\)|SCOPE_DATES\(\s*(\w+)\s*,\s*([^)]+?)\s*\)|SCOPE_FULL")
+_TOKEN = re.compile(r"SCOPE_MONTHS\(\s*([^)]+?)\s*\)|SCOPE_DATES\(\s*(\w+)\s*,\s*([^)]+?)\s*\)|SCOPE_FULL"
+                    r"|REDERIVED\(\s*([^)]+?)\s*\)")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class CheckScope:
     months: dict[str, tuple[date, ...]] = field(default_factory=dict)
     dates: dict[str, tuple[date, ...]] = field(default_factory=dict)
     reason: str = "full check"
+    since: datetime | None = None  # the load time of this run's first LOADED partition (incremental)
 
     @classmethod
     def everything(cls, reason: str = "full check") -> CheckScope:
@@ -96,9 +100,16 @@ class CheckScope:
             return "false"
         return f"{col} in ({', '.join(_date(d) for d in dates)})"
 
+    def rederived_sql(self, col: str) -> str:
+        if self.full or self.since is None:
+            return "true"
+        return f"{col} >= timestamp '{self.since.isoformat(sep=' ')}'"
+
     def render(self, sql: str, table: str) -> str:
         """Replace the scope tokens of a dataset's SQL (its months are those of `table`)."""
         def sub(m: re.Match) -> str:
+            if m.group(4):
+                return f"({self.rederived_sql(m.group(4))})"
             if m.group(1):
                 return f"({self.months_sql(table, m.group(1))})"
             if m.group(2):
@@ -120,6 +131,12 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
         "and schema_name = ? and table_name = ?", [schema, table]).fetchall()[0][0] > 0
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() "
+        "and schema_name = ? and table_name = ? and column_name = ?", [schema, table, column]).fetchall()[0][0] > 0
 
 
 def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope:
@@ -176,5 +193,9 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
                     return CheckScope.everything(f"full check: the changed months could not be read ({why})")
             got |= found[sql]
         months[table] = tuple(sorted(got))
-    return CheckScope(full=False, months=months, dates=scope.dates,
+    since = None
+    if _has_column(con, "meta", "load_log", "loaded_at"):
+        since = con.execute("select min(loaded_at) from meta.load_log where run_id = ? and status = 'LOADED'",
+                            [run_id]).fetchall()[0][0]
+    return CheckScope(full=False, months=months, dates=scope.dates, since=since,
                       reason=f"incremental: {len(rows)} partition(s) loaded by run {run_id}")
