@@ -29,9 +29,12 @@ def build(cfg: QualityConfig) -> Suite:
             select month, sum(billed_kwh) as billed_kwh, sum(energy_yuan) as energy_yuan,
                    sum(basic_yuan) as basic_yuan, sum(pf_adj_yuan) as pf_adj_yuan, sum(fund_yuan) as fund_yuan,
                    sum(total_yuan) as total_yuan
-            from marts.unit_price_monthly group by 1
+            from marts.unit_price_monthly where SCOPE_MONTHS(month) group by 1
         ),
-        bills as (select billing_month as month, sum(kwh) as billed_kwh from core.fct_bill group by 1),
+        bills as (
+            select billing_month as month, sum(kwh) as billed_kwh
+            from core.fct_bill where SCOPE_MONTHS(billing_month) group by 1
+        ),
         lines as (
             select billing_month as month,
                    sum(amount_yuan) filter (where item = 'ENERGY') as energy_yuan,
@@ -39,7 +42,7 @@ def build(cfg: QualityConfig) -> Suite:
                    sum(amount_yuan) filter (where item = 'PF_ADJ') as pf_adj_yuan,
                    sum(amount_yuan) filter (where item = 'FUND') as fund_yuan,
                    sum(amount_yuan) as total_yuan
-            from core.fct_bill_line where billing_month is not null group by 1
+            from core.fct_bill_line where billing_month is not null and SCOPE_MONTHS(billing_month) group by 1
         ),
         core as (
             select coalesce(bills.month, lines.month) as month, bills.billed_kwh, lines.energy_yuan,
@@ -61,7 +64,7 @@ def build(cfg: QualityConfig) -> Suite:
           "core.fct_bill_line": ["billing_month", "item", "amount_yuan"]},
         {"billed_kwh": MONEY, "energy_yuan": MONEY, "basic_yuan": MONEY, "pf_adj_yuan": MONEY,
          "fund_yuan": MONEY, "total_yuan": MONEY},
-        what="unit_price_monthly, month by month")
+        what="unit_price_monthly, month by month", scope_of="core.fct_bill")
 
     s.query("unit_price_monthly.rules", "marts.unit_price_monthly", """
         select month, org_no, elec_type, voltage, billed_kwh, total_yuan, avg_price_yuan_per_kwh,

@@ -34,12 +34,12 @@ def build(cfg: QualityConfig) -> Suite:
         with mart as (
             select month, sum(sales_kwh) as sales_kwh, sum(amount_yuan) as amount_yuan,
                    sum(customers_billed) as customers_billed
-            from marts.sales_volume_monthly group by 1
+            from marts.sales_volume_monthly where SCOPE_MONTHS(month) group by 1
         ),
         core as (
             select billing_month as month, sum(kwh) as sales_kwh, sum(amount_yuan) as amount_yuan,
                    count(distinct cons_no) as customers_billed
-            from core.fct_bill group by 1
+            from core.fct_bill where SCOPE_MONTHS(billing_month) group by 1
         )
         select coalesce(mart.month, core.month) as month,
                mart.sales_kwh as mart_sales_kwh, core.sales_kwh as core_sales_kwh,
@@ -51,7 +51,7 @@ def build(cfg: QualityConfig) -> Suite:
     """, {"marts.sales_volume_monthly": ["month", "sales_kwh", "amount_yuan", "customers_billed"],
           "core.fct_bill": ["billing_month", "kwh", "amount_yuan", "cons_no"]},
         {"sales_kwh": MONEY, "amount_yuan": MONEY, "customers_billed": 0},
-        what="sales_volume_monthly, month by month")
+        what="sales_volume_monthly, month by month", scope_of="core.fct_bill")
 
     s.table("marts.sales_volume_monthly", name="sales_volume_monthly.rows",
             context=["month", "org_no", "elec_type", "voltage", "industry_section", "sales_kwh"]).expect(

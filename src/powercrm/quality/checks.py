@@ -220,10 +220,11 @@ class Suite:
 
     def totals_match(self, name: str, table: str, sql: str, requires: dict[str, list[str]],
                      figures: dict[str, float], *, severity: str = ERROR, what: str = "",
-                     action: str = "") -> Dataset:
+                     action: str = "", scope_of: str | None = None) -> Dataset:
         """`sql` returns one row per group (month, snapshot date) with a `<figure>_diff` column per
-        figure (mart total − core total); every difference must lie within ±its tolerance."""
-        ds = self.query(name, table, sql, requires)
+        figure (mart total − core total); every difference must lie within ±its tolerance.
+        `scope_of`: the big fact whose changed months SCOPE_MONTHS tokens in `sql` stand for."""
+        ds = self.query(name, table, sql, requires, scope_of=scope_of)
         for f, tolerance in figures.items():
             ds.expect(f"{name}.{f}", gxe.ExpectColumnValuesToBeBetween(
                 column=f"{f}_diff", min_value=-tolerance, max_value=tolerance), severity,
