@@ -596,3 +596,35 @@ def test_a_failed_patch_leaves_the_previous_version_as_it_was(tmp_path, monkeypa
     assert res.mode == "full" and "patching failed" in res.why_full and "disk error" in res.why_full
     assert "patching the previous version failed" in res.why_copy
     assert _differences(pub, work) == {} and _run_ids(files.prev) == ["r2"]
+
+
+def test_patch_publish_writes_a_mart_as_of_the_data_date_afresh_without_comparing_it(tmp_path, monkeypatch):
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    monkeypatch.setattr(publish_module, "PATCH_MAX_CHANGED", 1.0)  # a row comparison would patch every row
+    work = _fact_work(tmp_path / "w.work.duckdb")
+    con = duckdb.connect(str(work))
+    con.execute("create table marts.customer_asof as select 'C' || range as cons_no, date '2025-01-30' as as_of_date, "
+                "range % 5 as score, case when range % 2 = 0 then date '2024-06-01' end as last_paid from range(200)")
+    con.close()
+    pub = tmp_path / "w.duckdb"
+    publish(work, pub, run_info={"run_id": "r1"}, patch=True)
+    con = duckdb.connect(str(work))
+    con.execute("update marts.customer_asof set as_of_date = date '2025-01-31'")   # the data date moved
+    con.execute("update marts.customer_score set score = score + 1")                # no date column: compared
+    con.close()
+    second = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
+    assert second.patched["marts.customer_asof"] == "written"
+    assert second.patched["marts.customer_score"] == "300 rows deleted, 300 inserted (compared whole)"
+    # a date column with NULLs (last_paid) or one value shared by both sides says nothing: compared
+    con = duckdb.connect(str(work))
+    con.execute("update marts.customer_asof set score = 9 where cons_no = 'C1'")
+    con.close()
+    third = publish(work, pub, run_info={"run_id": "r3"}, patch=True)
+    assert third.patched["marts.customer_asof"] == "written"  # from r1's file, as of 2025-01-30
+    # the fourth starts from r2's file, as of 2025-01-31 like the working database: compared row by row
+    fourth = publish(work, pub, run_info={"run_id": "r4"}, patch=True)
+    assert fourth.start == "previous"
+    assert fourth.patched["marts.customer_asof"] == "1 row deleted, 1 inserted (compared whole)"
+    assert _differences(pub, work) == {}

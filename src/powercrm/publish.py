@@ -41,8 +41,10 @@ Step 1 comes in two modes (`PublishResult.mode`):
   by their hash (a multiset: count per row hash on each side); the published rows
   whose hash count differs are deleted and the working database's rows of those hashes inserted
   (so a night that re-stamps a few thousand bills spread over 14 billing months replaces those
-  rows, not the 14 months). A table whose columns differ, that is new, or that would get more
-  than PATCH_MAX_CHANGED of its rows inserted, is written afresh; small tables are always
+  rows, not the 14 months). A table whose columns differ, that is new, that would get more
+  than PATCH_MAX_CHANGED of its rows inserted, or (without a partition column) whose date column
+  holds one value per side, a different one (`as_of_date` of a customer mart: every row differs,
+  nothing is compared), is written afresh; small tables are always
   written afresh; tables gone from the working database are dropped. A night touches a few
   groups of the big facts, so the publish costs (at most) the byte copy plus a hash of each big table
   instead of their compression. The published side is not hashed again when the working
@@ -306,6 +308,8 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
                      key=lambda p: (p is None, p or ""))
     if not changed:
         return "unchanged"
+    if part is None and _every_row_differs(con, src, dst, columns):
+        return None  # e.g. a mart as of the data date: written afresh without comparing its rows
     # a partition on one side only is inserted or deleted whole, without comparing its rows (a new
     # month of readings, a new business date); the rows of those on both sides are compared
     new_parts = [p for p in changed if p not in pub_sums]
@@ -343,6 +347,21 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
                   else "compared whole")
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
+
+
+def _every_row_differs(con: duckdb.DuckDBPyConnection, src: str, dst: str, columns: list[tuple[str, str]]) -> bool:
+    """Whether a date column holds one value in every row of each side, a different one on each
+    (`as_of_date` of the customer marts: the data date moved), so that no row can be equal."""
+    dates = [c for c, t in columns if t.upper() in ("DATE", "TIMESTAMP")]
+    if not dates:
+        return False
+    sel = "count(*), " + ", ".join(f"count({q(c)}), min({q(c)}), max({q(c)})" for c in dates)
+    work, pub = con.execute(f"select {sel} from {src}").fetchone(), con.execute(f"select {sel} from {dst}").fetchone()
+    for i in range(len(dates)):
+        w, d = work[1 + 3 * i:4 + 3 * i], pub[1 + 3 * i:4 + 3 * i]
+        if w[0] == work[0] and d[0] == pub[0] and w[1] == w[2] and d[1] == d[2] and w[1] != d[1]:
+            return True
+    return False
 
 
 def _partition_scope(part: str | None, values: list, types: dict[str, str]) -> str:
