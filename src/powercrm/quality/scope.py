@@ -11,7 +11,7 @@ this run, status LOADED):
 | table | its changed months: the months of … delivered by this run |
 | --- | --- |
 | core.fct_bill_line, core.fct_bill | the bills (`raw.bill`, billing_month) and bill lines (`core.fct_bill_line`, business_date) |
-| core.fct_bill, checks of what payments change (paid, days late) | the same and the bills paid by the delivered payments |
+| core.fct_bill, checks of what payments change (paid, days late), when meta.load_log has no load times | the same and the bills paid by the delivered payments (otherwise these checks read the bills the build re-derived: REDERIVED below) |
 | core.fct_payment | the payments (`core.fct_payment`, business_date → pay_month) |
 | core.fct_consumption | the readings (`raw.reading`, billing_month) |
 | marts.customer_profit_monthly | the months this run's build re-derived (rows whose `_loaded_at`, the build stamp, is at or after this run's first load) |
@@ -169,15 +169,20 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
     profit = (None, "marts", "customer_profit_monthly", "select distinct month from marts.customer_profit_monthly "
               "where _loaded_at >= (select min(loaded_at) from meta.load_log "
               f"where run_id = {lit(run_id)} and status = 'LOADED')")
+    since = None
+    if _has_column(con, "meta", "load_log", "loaded_at"):
+        since = con.execute("select min(loaded_at) from meta.load_log where run_id = ? and status = 'LOADED'",
+                            [run_id]).fetchall()[0][0]
     # table → the deliveries that change its rows (see the module doc)
     sources = {
         "core.fct_bill_line": [bills, lines],
         "core.fct_bill": [bills, lines],
-        PAID_BILLS: [bills, lines, paid],
         "core.fct_payment": [pays],
         "core.fct_consumption": [reads],
         "marts.customer_profit_monthly": [profit],
     }
+    if since is None:  # without load times the checks of what payments change read whole months
+        sources[PAID_BILLS] = [bills, lines, paid]
     found: dict[str, set[date]] = {}
     months: dict[str, tuple[date, ...]] = {}
     for table, queries in sources.items():
@@ -193,9 +198,5 @@ def incremental_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> CheckScope
                     return CheckScope.everything(f"full check: the changed months could not be read ({why})")
             got |= found[sql]
         months[table] = tuple(sorted(got))
-    since = None
-    if _has_column(con, "meta", "load_log", "loaded_at"):
-        since = con.execute("select min(loaded_at) from meta.load_log where run_id = ? and status = 'LOADED'",
-                            [run_id]).fetchall()[0][0]
     return CheckScope(full=False, months=months, dates=scope.dates, since=since,
                       reason=f"incremental: {len(rows)} partition(s) loaded by run {run_id}")
