@@ -222,6 +222,11 @@ class Runner:
             return False
         return has_tokens(ds.sql) or (ds.partition_by is not None and self._scope_table(ds) in BIG_FACTS)
 
+    def reads_rederived(self, ds: Dataset) -> bool:
+        """Does this dataset read only the rows tonight's build re-derived? (`nightly_rows`, on an
+        incremental night whose load times are known)"""
+        return bool(ds.nightly_rows) and self.is_scoped(ds) and self.scope.since is not None
+
     @staticmethod
     def _scope_table(ds: Dataset) -> str:
         return (ds.scope_of or ds.table).lower()
@@ -229,10 +234,10 @@ class Runner:
     def run_dataset(self, suite: Suite, ds: Dataset) -> list[dict]:
         t0 = time.perf_counter()
         scope = "full"
-        if self.is_scoped(ds):
+        if self.reads_rederived(ds):
+            scope = ds.nightly_rows
+        elif self.is_scoped(ds):
             scope = self.scope.label(self._scope_table(ds))
-            if ds.nightly_rows and self.scope.since is not None:
-                scope = ds.nightly_rows
         return [{**r, "scope": scope} for r in self._run_dataset(suite, ds, t0)]
 
     def _run_dataset(self, suite: Suite, ds: Dataset, t0: float) -> list[dict]:
@@ -322,7 +327,7 @@ class Runner:
         (NULL) are always a frame of their own, the last."""
         if not ds.partition_by:
             return None
-        if ds.nightly_rows and self.is_scoped(ds) and self.scope.since is not None:
+        if self.reads_rederived(ds):
             return None  # tonight's re-derived rows only: few, one frame
         col = q(ds.partition_by)
         if self.is_scoped(ds):  # the changed months only (zone maps prune the scan), even when few rows;
