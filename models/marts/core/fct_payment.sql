@@ -16,8 +16,10 @@
 {%- set columns = 'pay_id, cons_no, bill_id, pay_time, channel, amount_yuan, penalty_yuan, reversal_of, '
                  ~ '_business_date, _record_no, _loaded_at' %}
 -- the payments in force (latest delivery per pay_id): a table, so the look-ups below read it
--- instead of cleaning every delivered row
-with all_payments as (
+-- instead of cleaning every delivered row. Not materialized: each look-up scans the table with
+-- its own filter (DuckDB would otherwise copy all 26 M payments at 1 M customers, ≈ 5 GB and
+-- 12 s of a 17 s night, before any filter applies)
+with all_payments as {{ not_materialized() }} (
     select {{ columns }} from {{ ref('stg_marketing__payments') }}
 ),
 
@@ -31,9 +33,10 @@ batch as (
     select * from new_rows
     {%- if is_incremental() %}
     union all
-    -- the payments the new rows reverse (is_reversed flips), and the rows derived without the
+    -- the payments the new rows reverse (is_reversed flips), the rows derived without the
     -- customer's attributes (dated in a month beyond the data date of their build, or a master
-    -- not delivered yet): derived again, one scan
+    -- not delivered yet), and the payments of customers whose master changed (the version in
+    -- force may differ): derived again, one scan of the payments in force
     select * from all_payments
     where pay_id in (
         select reversal_of from new_rows where reversal_of is not null
@@ -41,9 +44,7 @@ batch as (
         select pay_id from {{ this }} where customer_sk is null
     )
     {%- if has_changed_partitions('cust') %}
-    union all
-    -- customers whose master changed: the version in force may differ
-    select * from all_payments where cons_no in ({{ changed_customers() }})
+        or cons_no in ({{ changed_customers() }})
     {%- endif %}
     {%- endif %}
 ),
