@@ -201,6 +201,8 @@ def print_summary(report: RunReport, out=None) -> None:
                 p(f"                {line}")
         elif pub.why_full:
             p(f"  publish     written afresh: {pub.why_full}")
+        if pub.kept_buckets_failure:  # the publish went on; the night after next buckets both sides
+            p(f"  publish     {pub.kept_buckets_failure}")
         if pub.kept_previous:
             p(f"  previous    {pub.kept_previous} (powercrm rollback puts it back)")
     if report.quality_report is not None:

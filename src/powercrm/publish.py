@@ -65,6 +65,7 @@ and its previous version are untouched.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -89,6 +90,12 @@ PATCH_MAX_CHANGED = 0.5  # a table that would get more of its rows inserted is w
 # each side), and only the rows of the buckets that differ are compared row by row
 PATCH_BUCKET_MIN_ROWS = 1_000_000
 PATCH_BUCKETS = 1 << 20
+# the bucket sums of a table of at least PATCH_BUCKET_MIN_ROWS rows are kept per publish (module doc) in
+# <stem>.state/BUCKETS_DIR/<run_id>.duckdb; a night compares them instead of bucketing the published
+# side when its changed partitions hold at least this share of the table's rows (the working side is
+# then bucketed whole)
+BUCKETS_DIR = "publish_buckets"
+KEPT_BUCKETS_MIN_SHARE = 0.5
 SUMMARY_TABLE = "publish_partitions"  # meta.<this> in the working database: the published files' partition sums
 
 # audit tables that METRICS.md promises; when the dbt build made none, the loader's own are published
@@ -201,6 +208,8 @@ class PublishResult:
     why_copy: str = ""
     committed: bool = False  # patch mode: the patch transaction committed (the start file changed)
     previous_run_id: str | None = None  # the run that published the file now kept as the previous version
+    kept_buckets: list[str] = field(default_factory=list)  # "schema.table" whose bucket sums this publish kept
+    kept_buckets_failure: str = ""  # why they could not be kept (the publish itself went on)
 
     @property
     def table_count(self) -> int:
@@ -288,11 +297,13 @@ def _partition_sums(con: duckdb.DuckDBPyConnection, rel: str, key: str, row_hash
 
 
 def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: int,
-                 columns: list[tuple[str, str]], result: PublishResult, known: dict | None = None) -> str | None:
+                 columns: list[tuple[str, str]], result: PublishResult, known: dict | None = None,
+                 kept_buckets: bool = False) -> str | None:
     """Bring pub.<schema>.<table> to work's content by replacing the rows that differ inside the
     partitions whose row count or sum of row hashes differ (module doc, patch mode). `known`: the
-    published side's sums, kept by the publish that wrote the file (else computed here). -> what
-    was done, or None when the table is better written afresh (the caller drops and copies it)."""
+    published side's sums, kept by the publish that wrote the file (else computed here);
+    `kept_buckets`: its bucket sums were kept too (in the attached `kept`). -> what was done, or
+    None when the table is better written afresh (the caller drops and copies it)."""
     if rows < PATCH_MIN_ROWS:
         return None
     types = dict(columns)
@@ -319,8 +330,13 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     deleted = sum(pub_sums[p][0] for p in gone_parts)
     scope = _partition_scope(part, both, types)
     if both:
-        if sum(work_sums[p][0] for p in both) >= PATCH_BUCKET_MIN_ROWS:
-            scope = _differing_buckets(con, src, dst, scope, columns[0][0], row_hash)
+        both_rows = sum(work_sums[p][0] for p in both)
+        if both_rows >= PATCH_BUCKET_MIN_ROWS:
+            if kept_buckets and both_rows >= KEPT_BUCKETS_MIN_SHARE * rows:
+                scope = _differing_kept_buckets(con, schema, table, columns, scope)
+            else:  # both sides bucketed; when that is the whole table its working side's sums are kept
+                scope = _differing_buckets(con, src, dst, scope, columns[0][0], row_hash,
+                                           (schema, table, columns) if both_rows == rows else None)
         groups = "select {h} as h, count(*) as n from {rel} where {scope} group by 1"
         con.execute("drop table if exists temp._publish_rows")
         con.execute(
@@ -376,44 +392,179 @@ def _partition_scope(part: str | None, values: list, types: dict[str, str]) -> s
 
 
 def _differing_buckets(con: duckdb.DuckDBPyConnection, src: str, dst: str, scope: str, first: str,
-                       row_hash: str) -> str:
+                       row_hash: str, keep_as: tuple[str, str, list] | None = None) -> str:
     """Narrow `scope` (the changed partitions) to the buckets whose rows differ: rows bucketed by the
     hash of their first column (a key, usually: a changed row's old and new versions share a
     bucket), each bucket's count and sum of row hashes compared on both sides. A whole-table row
     comparison groups every row by its hash on both sides (1 000 000 customers, a night that
     re-stamps 9 000 bills in all 24 months of fct_bill: 16.8 s); the buckets cost one cheaper
-    aggregate per side and leave a few hundred thousand rows to compare."""
+    aggregate per side and leave a few hundred thousand rows to compare. `keep_as` (schema, table,
+    columns): the scope is the whole table, so the working side's bucket sums are kept too."""
     bucket = f"hash({q(first)}) % {PATCH_BUCKETS}"
     sums = f"select {bucket} as b, count(*) as n, sum(cast({row_hash} as hugeint)) as s from {{rel}} where {scope} group by 1"
-    con.execute("drop table if exists temp._publish_buckets")
+    con.execute("drop table if exists temp._publish_buckets; drop table if exists temp._publish_work_buckets")
+    work = f"({sums.format(rel=src)})"
+    if keep_as:
+        con.execute(f"create temp table _publish_work_buckets as {sums.format(rel=src)}")
+        work = "temp._publish_work_buckets"
     con.execute(
         f"create temp table _publish_buckets as select coalesce(w.b, d.b) as b "
-        f"from ({sums.format(rel=src)}) w full join ({sums.format(rel=dst)}) d on w.b = d.b "
+        f"from {work} w full join ({sums.format(rel=dst)}) d on w.b = d.b "
         f"where w.n is distinct from d.n or w.s is distinct from d.s")
+    if keep_as:
+        _keep_buckets(con, *keep_as, "temp._publish_work_buckets")
+        con.execute("drop table temp._publish_work_buckets")
     return f"{scope} and {bucket} in (select b from temp._publish_buckets)"
 
 
-def _known_sums(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, dict]]:
-    """The partition sums the publish that wrote pub kept in the working database
-    (meta.publish_partitions of its run_id, the last row of pub's audit.publish_log); nothing
-    when pub was written by another run (a rollback, a publish whose record failed)."""
-    if not (_has_table(con, "pub", "audit", "publish_log") and _has_table(con, "work", "meta", SUMMARY_TABLE)):
+def _bucket_sums(first: str, row_hash: str, rel: str) -> str:
+    """The bucket sums of a whole relation: (b, n, s) per bucket of the hash of its first column."""
+    return (f"select hash({q(first)}) % {PATCH_BUCKETS} as b, count(*) as n, "
+            f"sum(cast({row_hash} as hugeint)) as s from {rel} group by 1")
+
+
+def _keep_buckets(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[tuple[str, str]],
+                  relation: str) -> None:
+    """Add a table's bucket sums (`relation`: b, n, s) to those this publish keeps (temp._publish_keep)."""
+    con.execute(f"insert into temp._publish_keep select {lit(schema)}, {lit(table)}, {lit(_signature(columns))}, "
+                f"b, n, s from {relation}")
+
+
+def _differing_kept_buckets(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                            columns: list[tuple[str, str]], scope: str) -> str:
+    """_differing_buckets against the bucket sums the publish that wrote the file kept: only the
+    working side is bucketed, whole (its sums are kept in turn for the night after next). A row of a
+    partition on one side only falls in a bucket that differs; those buckets are compared row by row
+    in the partitions on both sides too, which changes nothing but the work."""
+    first = columns[0][0]
+    _, _, row_hash = _sum_terms(columns)
+    con.execute("drop table if exists temp._publish_work_buckets; drop table if exists temp._publish_buckets")
+    con.execute(f"create temp table _publish_work_buckets as "
+                f"{_bucket_sums(first, row_hash, f'work.{q(schema)}.{q(table)}')}")
+    con.execute(
+        f"create temp table _publish_buckets as select coalesce(w.b, d.b) as b from temp._publish_work_buckets w "
+        f"full join (select b, n, s from kept.buckets where schema_name = {lit(schema)} "
+        f"and table_name = {lit(table)}) d on w.b = d.b where w.n is distinct from d.n or w.s is distinct from d.s")
+    _keep_buckets(con, schema, table, columns, "temp._publish_work_buckets")
+    con.execute("drop table temp._publish_work_buckets")
+    return f"{scope} and hash({q(first)}) % {PATCH_BUCKETS} in (select b from temp._publish_buckets)"
+
+
+def _bucket_file(directory: Path, run_id: str) -> Path:
+    return directory / (re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) + ".duckdb")
+
+
+def _attach_kept_buckets(con: duckdb.DuckDBPyConnection, directory: Path | None,
+                         run_id: str | None) -> dict[tuple[str, str], str]:
+    """Attach the bucket sums kept by the publish `run_id` (the one that wrote the file being
+    patched) as `kept`. -> {(schema, table): column signature}; nothing when there are none (or they
+    cannot be read: both sides are then bucketed, as before they were kept)."""
+    if directory is None or not run_id:
         return {}
+    path = _bucket_file(directory, run_id)
+    if not path.is_file():
+        return {}
+    try:
+        con.execute(f"attach {lit(str(path))} as kept (read_only)")
+        return {(s, t): sig for s, t, sig in con.execute(
+            "select distinct schema_name, table_name, signature from kept.buckets").fetchall()}
+    except duckdb.Error:
+        try:
+            con.execute("detach database if exists kept")
+        except duckdb.Error:
+            pass
+        return {}
+
+
+def _save_kept_buckets(con: duckdb.DuckDBPyConnection, directory: Path | None, run_id: str | None,
+                       result: PublishResult) -> None:
+    """Write the bucket sums this publish kept to <directory>/<run_id>.duckdb (after the next file is
+    complete). Failing to is not a failed publish: the night after next buckets both sides."""
+    if directory is None or not run_id:
+        return
+    con.execute("detach database if exists kept")
+    if not con.execute("select count(*) from temp._publish_keep").fetchone()[0]:
+        return
+    path = _bucket_file(directory, run_id)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _unlink(tmp, Path(str(tmp) + ".wal"))
+        con.execute(f"attach {lit(str(tmp))} as keep_out")
+        con.execute("create table keep_out.buckets as select * from temp._publish_keep "
+                    "order by schema_name, table_name, b")
+        con.execute("detach keep_out")
+        os.replace(tmp, path)
+        result.kept_buckets = sorted({f"{s}.{t}" for s, t in con.execute(
+            "select distinct schema_name, table_name from temp._publish_keep").fetchall()})
+    except (OSError, duckdb.Error) as e:
+        result.kept_buckets_failure = f"cannot keep the bucket sums in {path}: {_reason(e)}"
+        try:
+            con.execute("detach database if exists keep_out")
+            _unlink(tmp)
+        except (OSError, duckdb.Error):
+            pass
+
+
+def _prune_kept_buckets(directory: Path, keep: Iterable[str | None]) -> None:
+    """Remove the bucket sums of every run but `keep` (the file published and the previous version)."""
+    wanted = {_bucket_file(directory, r).name for r in keep if r}
+    try:
+        for p in directory.iterdir():
+            if p.name not in wanted:
+                _unlink(p)
+    except OSError:
+        pass
+
+
+def _pub_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run that wrote the attached `pub`: the run_id of its last audit.publish_log row."""
+    if not _has_table(con, "pub", "audit", "publish_log"):
+        return None
     last = con.execute("select run_id from pub.audit.publish_log order by rowid desc limit 1").fetchone()
-    if not last or last[0] is None:
+    return last[0] if last else None
+
+
+def _known_sums(con: duckdb.DuckDBPyConnection, run_id: str | None) -> dict[tuple[str, str], tuple[str, dict]]:
+    """The partition sums the publish that wrote pub (run `run_id`, see _pub_run_id) kept in the
+    working database (meta.publish_partitions); nothing when pub was written by another run (a
+    rollback, a publish whose record failed)."""
+    if run_id is None or not _has_table(con, "work", "meta", SUMMARY_TABLE):
         return {}
     known: dict[tuple[str, str], tuple[str, dict]] = {}
     for schema, table, signature, p, n, h in con.execute(
             f"select schema_name, table_name, signature, partition_value, rows, row_hash "
-            f"from work.meta.{SUMMARY_TABLE} where run_id = ?", [last[0]]).fetchall():
+            f"from work.meta.{SUMMARY_TABLE} where run_id = ?", [run_id]).fetchall():
         known.setdefault((schema, table), (signature, {}))[1][p] = (n, h)
     return known
 
 
+def _written_sums(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: int,
+                  columns: list[tuple[str, str]], patch: bool) -> dict:
+    """The partition sums of a table written afresh. A full write of a table of at least
+    PATCH_BUCKET_MIN_ROWS rows keeps its bucket sums too, from the same scan (each night patches
+    the file of the night before last: the two nights after a full publish start from its file)."""
+    part, key, row_hash = _sum_terms(columns)
+    src = f"work.{q(schema)}.{q(table)}"
+    if patch or rows < PATCH_BUCKET_MIN_ROWS:
+        return _partition_sums(con, src, key, row_hash)
+    con.execute("drop table if exists temp._publish_work_sums")
+    con.execute(f"create temp table _publish_work_sums as select grouping(b) as by_partition, p, b, "
+                f"count(*) as n, sum(h) as s from (select {key} as p, hash({q(columns[0][0])}) % {PATCH_BUCKETS} as b, "
+                f"cast({row_hash} as hugeint) as h from {src}) group by grouping sets ((p), (b))")
+    _keep_buckets(con, schema, table, columns,
+                  "(select b, n, s from temp._publish_work_sums where by_partition = 0)")
+    sums = {(None if p is None else str(p)): (n, h) for p, n, h in con.execute(
+        "select p, n, s from temp._publish_work_sums where by_partition = 1").fetchall()}
+    con.execute("drop table temp._publish_work_sums")
+    return sums
+
+
 def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: dict | None,
-                result: PublishResult) -> dict[tuple[str, str], int]:
+                result: PublishResult, buckets_dir: Path | None = None) -> dict[tuple[str, str], int]:
     """Write the next file (patch mode: `nxt` is already an older published file: the previous version or a copy); returns the
-    expected row count of every table in it."""
+    expected row count of every table in it. `buckets_dir`: where the bucket sums of each publish
+    are kept (none are read or kept without it, or without a run_id)."""
     expected: dict[tuple[str, str], int] = {}
     patch = result.mode == "patch"
     con = duckdb.connect()
@@ -432,6 +583,11 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 con.execute(f"attach {lit(str(nxt))} as pub")
             except duckdb.Error as e:  # e.g. a reader of the previous version holds its lock
                 raise PublishError(f"cannot open {nxt} to patch it: {_reason(e)}") from e
+        run_id = (run_info or {}).get("run_id")
+        pub_run = _pub_run_id(con) if patch else None
+        kept = _attach_kept_buckets(con, buckets_dir, pub_run) if patch else {}
+        con.execute("create temp table _publish_keep (schema_name varchar, table_name varchar, "
+                    "signature varchar, b ubigint, n bigint, s hugeint)")
         try:
             if patch:
                 # one transaction: a patch that fails leaves the start file as it was
@@ -442,7 +598,7 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 con.execute(f"create schema if not exists pub.{q(schema)}")
             comments = _column_comments(con, schemas)
             relations = _relations(con, schemas)
-            known = _known_sums(con) if patch else {}
+            known = _known_sums(con, pub_run) if patch else {}
             existing = {(s, t) for s, t in con.execute(
                 "select schema_name, table_name from duckdb_tables() where database_name = 'pub'").fetchall()}
             for schema, table in sorted(existing - {(s, t) for s, t, _ in relations}):
@@ -456,7 +612,8 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                     if columns == _columns(con, "pub", schema, table):
                         signature, sums = known.get((schema, table), (None, None))
                         done = _patch_table(con, schema, table, rows, columns, result,
-                                            sums if signature == _signature(columns) else None)
+                                            sums if signature == _signature(columns) else None,
+                                            kept.get((schema, table)) == _signature(columns))
                     if done is None:
                         con.execute(f"drop table {target}")
                 if done is None:
@@ -465,9 +622,8 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                     if rows >= PATCH_MIN_ROWS and (schema, table) not in result.summaries:
                         # the next night's patch compares against these (a patch that gave up kept them)
                         work_columns = _columns(con, "work", schema, table)
-                        _, key, row_hash = _sum_terms(work_columns)
                         result.summaries[(schema, table)] = (
-                            _signature(work_columns), _partition_sums(con, f"work.{q(schema)}.{q(table)}", key, row_hash))
+                            _signature(work_columns), _written_sums(con, schema, table, rows, work_columns, patch))
                 if patch:
                     result.patched[f"{schema}.{table}"] = done
                 # the comments of a table in one statement batch (a few hundred round trips less)
@@ -496,6 +652,7 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
             if patch and not _storage_version(con, "pub").startswith(STORAGE_VERSION):
                 raise PublishError(f"the patched file {nxt} is no longer at storage version {STORAGE_VERSION}")
             con.execute("detach pub")
+            _save_kept_buckets(con, buckets_dir, run_id, result)
         except duckdb.Error as e:
             raise PublishError(f"cannot write {nxt}: {_reason(e)}") from e
     finally:
@@ -694,6 +851,8 @@ def publish(work_db: Path, published: Path, run_info: dict | None = None,
         _give_back_previous(files, result)
         raise PublishError(f"cannot publish {published}: {_reason(e)} ({e.filename or published.parent})") from e
     _fsync_dir(published.parent)
+    if (run_info or {}).get("run_id"):
+        _prune_kept_buckets(files.state_dir / BUCKETS_DIR, (run_info["run_id"], result.previous_run_id))
     for (s, t), n in sorted(expected.items()):
         result.tables.setdefault(s, []).append((t, n))
     result.bytes = published.stat().st_size
@@ -706,7 +865,7 @@ def _write_with_fallbacks(work_db: Path, files: WarehouseFiles, schemas: tuple[s
     """_write_next; when a patch fails: once more on a copy of the published file (when the previous
     version was the start), then a full write."""
     try:
-        return _write_next(work_db, files.next, schemas, run_info, result)
+        return _write_next(work_db, files.next, schemas, run_info, result, files.state_dir / BUCKETS_DIR)
     except PublishError as e:
         if result.mode != "patch":
             raise
@@ -717,18 +876,19 @@ def _write_with_fallbacks(work_db: Path, files: WarehouseFiles, schemas: tuple[s
         _forget_patch(result)
         try:
             _copy_published(files.published, files.next, result)
-            return _write_next(work_db, files.next, schemas, run_info, result)
+            return _write_next(work_db, files.next, schemas, run_info, result, files.state_dir / BUCKETS_DIR)
         except PublishError as e:
             failure = e
     # patching failed (e.g. a type or storage problem of the old file): write afresh once
     _cleanup(files.next)
     _forget_patch(result)
     result.mode, result.why_full, result.start = "full", f"patching failed: {failure}", ""
-    return _write_next(work_db, files.next, schemas, run_info, result)
+    return _write_next(work_db, files.next, schemas, run_info, result, files.state_dir / BUCKETS_DIR)
 
 
 def _forget_patch(result: PublishResult) -> None:
     result.patched, result.fallbacks, result.summaries = {}, [], {}
+    result.kept_buckets, result.kept_buckets_failure = [], ""
     result.known_sides, result.committed = 0, False
 
 
