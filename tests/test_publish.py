@@ -301,9 +301,8 @@ def _differences(pub: Path, work: Path) -> dict[str, tuple[int, int]]:
         con.close()
 
 
-@pytest.mark.parametrize("buckets, kept", [(None, False), (4, False), (1 << 20, False), (4, True), (1 << 20, True)],
-                         ids=["rows", "4-buckets", "1M-buckets", "4-kept-buckets", "1M-kept-buckets"])
-def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatch, buckets, kept):
+@pytest.mark.parametrize("buckets", [None, 4, 1 << 20], ids=["rows", "4-buckets", "1M-buckets"])
+def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatch, buckets):
     import powercrm.publish as publish_module
 
     monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
@@ -313,25 +312,10 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     else:
         monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 10 ** 12)
     seen = []
-    real, real_kept = publish_module._differing_buckets, publish_module._differing_kept_buckets
-    # both sides bucketed (a[4]: the first column), or only the working side against the bucket
-    # sums kept by the publish that wrote the file (a[3]: the columns)
-    monkeypatch.setattr(publish_module, "_differing_buckets", lambda *a: seen.append(("both", a[4]))
-                        or scopes.append(a[3]) or real(*a))
-    differing: list[int] = []
-
-    def spy_kept(*a):
-        seen.append(("kept", a[3][0][0]))
-        scopes.append(a[4])
-        out = real_kept(*a)
-        differing.append(a[0].execute("select count(*) from temp._publish_buckets").fetchone()[0])
-        return out
-
-    monkeypatch.setattr(publish_module, "_differing_kept_buckets", spy_kept)
+    real = publish_module._differing_buckets
+    monkeypatch.setattr(publish_module, "_differing_buckets", lambda *a: seen.append(a[4]) or scopes.append(a[3])
+                        or real(*a))
     scopes: list[str] = []
-    kept_dir = tmp_path / "w.state" / publish_module.BUCKETS_DIR
-    if not kept:  # a night finds no bucket sums kept (removed before each night)
-        monkeypatch.setattr(publish_module, "_attach_kept_buckets", lambda *a: {})
     work = _fact_work(tmp_path / "w.work.duckdb", days=8)
     pub = tmp_path / "w.duckdb"
     first = publish(work, pub, run_info={"run_id": "r1"}, patch=True)
@@ -362,22 +346,7 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     assert "marts.payment_summary" not in second.patched
     assert _differences(pub, work) == {}
     assert "marts.payment_summary" not in tables(pub) and tables(pub)["marts.new_mart"] == 1
-    # the bucket step ran where asked; the full write of r1 kept the bucket sums of its tables
-    assert seen == ([("kept" if kept else "both", "line_id"), ("kept" if kept else "both", "cons_no")]
-                    if buckets else [])
-    def kept_files() -> list[str]:
-        return sorted(f.name for f in kept_dir.iterdir()) if kept_dir.exists() else []
-
-    # r1's full write kept the bucket sums of its tables; r2 those of the tables it bucketed whole
-    # (with kept sums: fct_line and customer_score; without: customer_score, whose one group is the
-    # whole table, and not fct_line, whose both-sided buckets covered only its changed days)
-    assert kept_files() == (["r1.duckdb", "r2.duckdb"] if buckets else [])
-    assert second.kept_buckets == (["core.fct_line", "marts.customer_score"] if kept
-                                   else ["marts.customer_score"] if buckets else [])
-    if kept and buckets == 1 << 20:
-        # the buckets of the keys that changed, by hand: L60, L170, L999, L998, L250, the 50 lines of
-        # 03-07 and N1, N2 (57 keys, no two in one bucket); C5 in customer_score
-        assert differing[:2] == [57, 1]
+    assert seen == (["line_id", "cons_no"] if buckets else [])  # the bucket step ran where asked
     if buckets:  # only the partitions on both sides are compared; one-sided ones are never scanned for it
         assert "2024-03-02" in scopes[0] and "2024-03-06" in scopes[0]
         assert "2024-03-07" not in scopes[0] and "2024-03-20" not in scopes[0] and "is null" not in scopes[0]
@@ -401,9 +370,6 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     assert third.start == "previous"
     assert third.patched["core.fct_line"] == "103 rows deleted, 57 inserted (in 8 business_date partitions)"
     assert _differences(pub, work) == {}
-    if kept:  # r1's bucket sums described the file r3 started from; those of r3 and r2 are kept
-        assert seen[2:] == [("kept", "line_id"), ("kept", "cons_no")]
-        assert kept_files() == ["r2.duckdb", "r3.duckdb"]
     con = duckdb.connect(str(pub), read_only=True)
     try:
         assert con.execute("select comment from duckdb_tables() where table_name = 'fct_line'").fetchone()[0] == \
@@ -664,56 +630,107 @@ def test_patch_publish_writes_a_mart_as_of_the_data_date_afresh_without_comparin
     assert _differences(pub, work) == {}
 
 
-def test_wrong_kept_bucket_sums_cost_work_never_a_wrong_file(tmp_path, monkeypatch):
-    import powercrm.publish as publish_module
 
-    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
-    monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 0)
-    work = _fact_work(tmp_path / "w.work.duckdb")  # fct_line: 50 lines a day, 2024-03-01 .. 03-04
-    pub = tmp_path / "w.duckdb"
-    assert publish(work, pub, run_info={"run_id": "r1"}, patch=True).mode == "full"
-    kept = tmp_path / "w.state" / publish_module.BUCKETS_DIR / "r1.duckdb"
-    con = duckdb.connect(str(kept))
-    assert con.execute("select count(*) from buckets where table_name = 'fct_line'").fetchone()[0] == 200
-    con.execute("update buckets set s = 0 where table_name = 'fct_line'")  # every bucket differs now
-    con.close()
-    con = duckdb.connect(str(work))
-    con.execute("update core.fct_line set amount_yuan = 5 where line_id in ('L10', 'L60', 'L110', 'L160')")
-    con.close()
-    second = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
-    assert second.patched["core.fct_line"] == "4 rows deleted, 4 inserted (in 4 business_date partitions)"
-    assert _differences(pub, work) == {}
-    # the next night starts from r1's file again (the previous version); its kept sums are now
-    # unreadable: both sides are bucketed instead
-    kept.write_bytes(b"not a database")
-    con = duckdb.connect(str(work))
-    con.execute("update core.fct_line set amount_yuan = 6 where line_id = 'L11'")
-    con.close()
-    third = publish(work, pub, run_info={"run_id": "r3"}, patch=True)
-    assert third.start == "previous"
-    assert third.patched["core.fct_line"] == "5 rows deleted, 5 inserted (in 4 business_date partitions)"
-    assert _differences(pub, work) == {}
-
-
-def test_bucket_sums_that_cannot_be_kept_do_not_stop_the_publish(tmp_path, monkeypatch):
+def _kept_nights(tmp_path, monkeypatch):
+    """(work, pub, night(run_id, *changes) -> PublishResult, the kept bucket files, what was bucketed
+    how: ("both" | "kept", table, differing buckets)) for fct_line of 50 lines a day, 2024-03-01 ..
+    03-04, bucket steps on every table (1M buckets)."""
     import powercrm.publish as publish_module
 
     monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
     monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 0)
     work = _fact_work(tmp_path / "w.work.duckdb")
     pub = tmp_path / "w.duckdb"
-    (tmp_path / "w.state").write_text("a file where the state folder should be")
-    res = publish(work, pub, run_info={"run_id": "r1"}, patch=True)
-    assert res.mode == "full" and res.kept_buckets == []
-    assert res.kept_buckets_failure.startswith("cannot keep the bucket sums in ")
-    assert _differences(pub, work) == {}
-    (tmp_path / "w.state").unlink()
-    # the next night has none to compare with: it buckets both sides, and as its changed partitions
-    # are the whole of fct_line (one line of each day changes), it keeps the working side's sums
-    con = duckdb.connect(str(work))
-    con.execute("update core.fct_line set amount_yuan = 5 where line_id in ('L10', 'L60', 'L110', 'L160')")
+    kept_dir = tmp_path / "w.state" / publish_module.BUCKETS_DIR
+    seen: list[tuple[str, str, int]] = []
+    real, real_kept = publish_module._differing_buckets, publish_module._differing_kept_buckets
+
+    def differing(con) -> int:
+        return con.execute("select count(*) from temp._publish_buckets").fetchone()[0]
+
+    def both(con, src, dst, scope, first, row_hash, keep_as=None):
+        out = real(con, src, dst, scope, first, row_hash, keep_as)
+        seen.append(("both", src.split(".")[-1].strip('"'), differing(con)))
+        return out
+
+    def kept(con, schema, table, columns, scope):
+        out = real_kept(con, schema, table, columns, scope)
+        seen.append(("kept", table, differing(con)))
+        return out
+
+    monkeypatch.setattr(publish_module, "_differing_buckets", both)
+    monkeypatch.setattr(publish_module, "_differing_kept_buckets", kept)
+
+    def night(run_id: str, *changes: str):
+        con = duckdb.connect(str(work))
+        for change in changes:
+            con.execute(change)
+        con.close()
+        seen.clear()
+        res = publish(work, pub, run_info={"run_id": run_id}, patch=True)
+        assert _differences(pub, work) == {}
+        return res
+
+    def kept_files() -> list[str]:
+        return sorted(f.name for f in kept_dir.iterdir()) if kept_dir.exists() else []
+
+    return work, pub, night, kept_files, seen, kept_dir
+
+
+def _a_line_a_day(amount: int, first: int) -> str:
+    """One line of each of the four days gets a new amount: L<first>, L<first+50>, …"""
+    return (f"update core.fct_line set amount_yuan = {amount} "
+            f"where line_id in ('L{first}', 'L{first + 50}', 'L{first + 100}', 'L{first + 150}')")
+
+
+def test_a_night_compares_the_bucket_sums_kept_by_the_night_before_last(tmp_path, monkeypatch):
+    work, pub, night, kept_files, seen, _ = _kept_nights(tmp_path, monkeypatch)
+    assert night("r1").mode == "full" and kept_files() == []  # a full write keeps no bucket sums
+    # r2 starts from a copy of r1's file: both sides bucketed. Every day changed, so fct_line was
+    # bucketed whole, and customer_score (one group): their working sides' sums are kept
+    r2 = night("r2", _a_line_a_day(5, 1), "update marts.customer_score set score = 99 where cons_no = 'C5'")
+    assert r2.start == "copy" and seen == [("both", "fct_line", 4), ("both", "customer_score", 1)]
+    assert r2.kept_buckets == ["core.fct_line", "marts.customer_score"] and kept_files() == ["r2.duckdb"]
+    # r3 starts from r1's file (the previous version), which has none kept: both sides again
+    r3 = night("r3", _a_line_a_day(6, 2))
+    assert r3.start == "previous" and seen == [("both", "fct_line", 8), ("both", "customer_score", 1)]
+    assert kept_files() == ["r2.duckdb", "r3.duckdb"]
+    # r4 starts from r2's file and compares r2's kept sums: only the working side is bucketed. The
+    # buckets that differ, by hand: the lines r3 and r4 changed (8) and the new day's two lines
+    r4 = night("r4", _a_line_a_day(7, 3),
+               "insert into core.fct_line values ('N1', date '2024-03-20', 1), ('N2', date '2024-03-20', 2)")
+    assert r4.start == "previous" and seen == [("kept", "fct_line", 10)]  # customer_score: unchanged
+    assert r4.patched["core.fct_line"] == "8 rows deleted, 10 inserted (in 5 business_date partitions)"
+    assert r4.patched["marts.customer_score"] == "unchanged"
+    assert kept_files() == ["r3.duckdb", "r4.duckdb"]  # those of the file published and the previous version
+
+
+def test_wrong_kept_bucket_sums_cost_work_never_a_wrong_file(tmp_path, monkeypatch):
+    work, pub, night, kept_files, seen, kept_dir = _kept_nights(tmp_path, monkeypatch)
+    night("r1")
+    night("r2", _a_line_a_day(5, 1))
+    night("r3", _a_line_a_day(6, 2))
+    con = duckdb.connect(str(kept_dir / "r2.duckdb"))
+    assert con.execute("select count(*) from buckets where table_name = 'fct_line'").fetchone()[0] == 200
+    con.execute("update buckets set s = 0 where table_name = 'fct_line'")  # every bucket differs now
     con.close()
-    res = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
-    assert res.patched["core.fct_line"] == "4 rows deleted, 4 inserted (in 4 business_date partitions)"
-    assert res.kept_buckets_failure == "" and res.kept_buckets == ["core.fct_line"]
-    assert _differences(pub, work) == {}
+    r4 = night("r4", _a_line_a_day(7, 3))  # starts from r2's file
+    assert seen == [("kept", "fct_line", 200)]
+    assert r4.patched["core.fct_line"] == "8 rows deleted, 8 inserted (in 4 business_date partitions)"
+    # the sums kept for r3's file cannot be read: the night that starts from it buckets both sides
+    (kept_dir / "r3.duckdb").write_bytes(b"not a database")
+    r5 = night("r5", _a_line_a_day(8, 4))
+    assert seen == [("both", "fct_line", 8)]
+    assert r5.patched["core.fct_line"] == "8 rows deleted, 8 inserted (in 4 business_date partitions)"
+
+
+def test_bucket_sums_that_cannot_be_kept_do_not_stop_the_publish(tmp_path, monkeypatch):
+    work, pub, night, kept_files, seen, kept_dir = _kept_nights(tmp_path, monkeypatch)
+    night("r1")
+    (tmp_path / "w.state").write_text("a file where the state folder should be")
+    r2 = night("r2", _a_line_a_day(5, 1))
+    assert r2.mode == "patch" and r2.kept_buckets == []
+    assert r2.kept_buckets_failure.startswith("cannot keep the bucket sums in ")
+    (tmp_path / "w.state").unlink()
+    r3 = night("r3", _a_line_a_day(6, 2))
+    assert r3.kept_buckets_failure == "" and r3.kept_buckets == ["core.fct_line"]
