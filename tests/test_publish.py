@@ -347,6 +347,7 @@ def test_patch_publish_replaces_only_the_changed_partitions(tmp_path, monkeypatc
     assert _differences(pub, work) == {}
     assert "marts.payment_summary" not in tables(pub) and tables(pub)["marts.new_mart"] == 1
     assert seen == (["line_id", "cons_no"] if buckets else [])  # the bucket step ran where asked
+    assert second.kept_buckets == []  # tables below KEPT_BUCKETS_MIN_ROWS keep no bucket sums
     if buckets:  # only the partitions on both sides are compared; one-sided ones are never scanned for it
         assert "2024-03-02" in scopes[0] and "2024-03-06" in scopes[0]
         assert "2024-03-07" not in scopes[0] and "2024-03-20" not in scopes[0] and "is null" not in scopes[0]
@@ -639,6 +640,7 @@ def _kept_nights(tmp_path, monkeypatch):
 
     monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
     monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 0)
+    monkeypatch.setattr(publish_module, "KEPT_BUCKETS_MIN_ROWS", 0)
     work = _fact_work(tmp_path / "w.work.duckdb")
     pub = tmp_path / "w.duckdb"
     kept_dir = tmp_path / "w.state" / publish_module.BUCKETS_DIR
@@ -653,8 +655,8 @@ def _kept_nights(tmp_path, monkeypatch):
         seen.append(("both", src.split(".")[-1].strip('"'), differing(con)))
         return out
 
-    def kept(con, schema, table, columns, scope):
-        out = real_kept(con, schema, table, columns, scope)
+    def kept(con, schema, table, columns, scope, rows):
+        out = real_kept(con, schema, table, columns, scope, rows)
         seen.append(("kept", table, differing(con)))
         return out
 
