@@ -65,6 +65,8 @@ def published_powercrm(context: AssetExecutionContext, powercrm: PowerCRMResourc
                 record_publish(con, info, result)
         except (duckdb.Error, Failure) as e:  # history only; the file is published
             context.log.warning(f"published, but meta.publish_log was not written: {e}")
+    if result.kept_buckets_failure:  # the night after next buckets both sides instead
+        context.log.warning(f"published, but {result.kept_buckets_failure}")
     tables = "\n".join(f"| {s}.{t} | {n} |" for s, ts in result.tables.items() for t, n in ts)
     return MaterializeResult(metadata={
         "path": MetadataValue.path(str(result.published)),

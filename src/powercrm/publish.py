@@ -53,8 +53,17 @@ Step 1 comes in two modes (`PublishResult.mode`):
   each publish, full or patch, with those of the big tables it left equal to the working
   database; a full publish hashes its big tables once for them; the sums of the run that
   published the previous version are kept too, so that it is not hashed either): a rolled-back file,
-  or one whose publish could not record its sums, is hashed as before. Deleted rows leave space in the file until the
-  next full publish rewrites it (at least weekly).
+  or one whose publish could not record its sums, is hashed as before. The bucket step is spared
+  the published side the same way: a night that buckets the whole of a table of at least
+  KEPT_BUCKETS_MIN_ROWS rows (`fct_bill`, whose 24 billing months change every night as bills
+  get paid) keeps its working side's bucket sums in `<stem>.state/publish_buckets/<run_id>.duckdb`
+  (those of the file published and of the previous version; the others are removed after each
+  publish). The night that patches that file (the night after next) sums the table's partitions
+  and buckets in one scan of the working side and compares the buckets with the kept ones
+  (1 000 000 customers: the publish 40.6 → 38.6 s on average over alternating runs, 4-5 s of
+  statements). A full write keeps none: the first two nights after it bucket both sides. Kept sums
+  that are missing, unreadable or cannot be written cost work, never a wrong file. Deleted rows
+  leave space in the file until the next full publish rewrites it (at least weekly).
 Either mode ends with the same verification (step 2) and swap (steps 3, 4).
 
 Any failure before step 4 (disk full, unwritable directory, a type the v1.0.0 format cannot
