@@ -407,6 +407,11 @@ def _partition_scope(part: str | None, values: list, types: dict[str, str]) -> s
     return "(" + " or ".join(terms) + ")" if terms else "false"
 
 
+def _bucket(first: str) -> str:
+    """The bucket of a row: the hash of its first column (a key, usually) modulo PATCH_BUCKETS."""
+    return f"hash({q(first)}) % {PATCH_BUCKETS}"
+
+
 def _differing_buckets(con: duckdb.DuckDBPyConnection, src: str, dst: str, scope: str, first: str,
                        row_hash: str, keep_as: tuple[str, str, list] | None = None) -> str:
     """Narrow `scope` (the changed partitions) to the buckets whose rows differ: rows bucketed by the
@@ -416,7 +421,7 @@ def _differing_buckets(con: duckdb.DuckDBPyConnection, src: str, dst: str, scope
     re-stamps 9 000 bills in all 24 months of fct_bill: 16.8 s); the buckets cost one cheaper
     aggregate per side and leave a few hundred thousand rows to compare. `keep_as` (schema, table,
     columns): the scope is the whole table, so the working side's bucket sums are kept too."""
-    bucket = f"hash({q(first)}) % {PATCH_BUCKETS}"
+    bucket = _bucket(first)
     sums = f"select {bucket} as b, count(*) as n, sum(cast({row_hash} as hugeint)) as s from {{rel}} where {scope} group by 1"
     con.execute("drop table if exists temp._publish_buckets; drop table if exists temp._publish_work_buckets")
     work = f"({sums.format(rel=src)})"
@@ -455,7 +460,7 @@ def _differing_kept_buckets(con: duckdb.DuckDBPyConnection, schema: str, table: 
         f"and table_name = {lit(table)}) d on w.b = d.b where w.n is distinct from d.n or w.s is distinct from d.s")
     if table_rows >= KEPT_BUCKETS_MIN_ROWS:
         _keep_buckets(con, schema, table, columns, "temp._publish_work_buckets")
-    return f"{scope} and hash({q(first)}) % {PATCH_BUCKETS} in (select b from temp._publish_buckets)"
+    return f"{scope} and {_bucket(first)} in (select b from temp._publish_buckets)"
 
 
 def _bucket_file(directory: Path, run_id: str) -> Path:
@@ -553,7 +558,7 @@ def _sums_and_buckets(con: duckdb.DuckDBPyConnection, src: str, key: str, row_ha
     the two-sided bucket pass)."""
     con.execute("drop table if exists temp._publish_work_sums; drop table if exists temp._publish_work_buckets")
     con.execute(f"create temp table _publish_work_sums as select grouping(b) as by_partition, p, b, "
-                f"count(*) as n, sum(h) as s from (select {key} as p, hash({q(first)}) % {PATCH_BUCKETS} as b, "
+                f"count(*) as n, sum(h) as s from (select {key} as p, {_bucket(first)} as b, "
                 f"cast({row_hash} as hugeint) as h from {src}) group by grouping sets ((p), (b))")
     con.execute("create temp table _publish_work_buckets as select b, n, s from temp._publish_work_sums "
                 "where by_partition = 0")
