@@ -1,17 +1,17 @@
 {# The keys each keyed incremental model re-derives on a night (macros/incremental.sql,
    prepare_key_batch): queries over the sources of its changes. #}
 
-{# int_receivables: bills of the bill partitions loaded since the last build; bills named by any
-   delivered version of a payment of the payment partitions loaded since (a payment may move to
-   another bill); bills with a payment dated between the previous and the new data date. #}
+{# int_receivables: bills of the bill partitions loaded since the last build; bills named by the
+   payments of the payment partitions loaded since, and by the versions those payments replaced
+   (a payment may move to another bill: stg_marketing__payments__superseded, macros/incremental.sql);
+   bills with a payment dated between the previous and the new data date. #}
 {% macro receivable_batch_keys() -%}
     select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
     {%- if has_changed_partitions('payment') %}
     union all
-    select bill_id from {{ ref('base_marketing__payments') }}
-    where pay_id in (
-        select pay_id from {{ ref('base_marketing__payments') }} where {{ partition_filter('_business_date', 'payment') }}
-    )
+    select bill_id from {{ ref('base_marketing__payments') }} where {{ partition_filter('_business_date', 'payment') }}
+    union all
+    select bill_id from {{ superseded_payments() }} where _loaded_at > {{ last_build_stamp() }}
     {%- endif %}
     union all
     select bill_id from {{ ref('int_payments') }}

@@ -123,6 +123,40 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# Payments delivered again (stg_marketing__payments' pre-hook): before a night merges its
+   payment partitions, the rows in force for the pay_ids those partitions deliver (the versions
+   they may replace) are appended to `stg_marketing__payments__superseded` with the night's build
+   stamp. A model that must re-derive what a payment named before it moved to another bill
+   (int_receivables) reads the rows stamped after its own last build, instead of cleaning every
+   delivered payment row to find the earlier versions (≈ 5 s a night at 1 M customers). A row
+   whose new version then loses (an older business date) is still recorded: a key re-derived for
+   nothing. A whole build starts the table afresh. #}
+{% macro superseded_payments(stg=none) -%}
+    {%- set stg = stg or ref('stg_marketing__payments') -%}
+    {{ stg.schema }}.{{ stg.identifier }}__superseded
+{%- endmacro %}
+
+{# stg_marketing__payments' pre-hook (its own relation is `this`: a ref would be a cycle) #}
+{% macro record_superseded_payments() -%}
+    {%- if target.type == 'spark' -%}
+    select 1
+    {%- elif not is_incremental() or builds_whole(['payment']) -%}
+    create or replace table {{ superseded_payments(this) }} as
+    select pay_id, bill_id, pay_time, _loaded_at from {{ ref('base_marketing__payments') }} where false
+    {%- else -%}
+    create table if not exists {{ superseded_payments(this) }} as
+    select pay_id, bill_id, pay_time, _loaded_at from {{ ref('base_marketing__payments') }} where false;
+    {%- if has_changed_partitions('payment') %}
+    insert into {{ superseded_payments(this) }}
+    select pay_id, bill_id, pay_time, {{ build_stamp() }}
+    from {{ this }}
+    where pay_id in (
+        select pay_id from {{ ref('base_marketing__payments') }} where {{ partition_filter('_business_date', 'payment') }}
+    )
+    {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
+
 {# The build stamp of derived incremental models: the load time of the newest partition in
    force when they were built. Rows re-derived in a run carry the new stamp, so a model
    downstream finds them with `_loaded_at > max(_loaded_at) of its own table`. #}

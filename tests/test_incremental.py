@@ -160,6 +160,13 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     payment_sql = (compiled / "marts/core/fct_payment.sql").read_text(encoding="utf-8")
     assert "_business_date in (cast('2025-04-10' as date), cast('2025-04-27' as date), " \
         "cast('2025-04-29' as date), cast('2025-05-03' as date))" in payment_sql
+    # the version the correction replaced is kept for the receivables' batch: its first bill
+    # (B20240100000002) is re-derived without cleaning every delivered payment again
+    con = duckdb.connect(str(work_db), read_only=True)
+    superseded = con.execute("select bill_id from staging.stg_marketing__payments__superseded "
+                             "where pay_id = 'P000000017'").fetchall()
+    con.close()
+    assert superseded == [("B20240100000002",)]
     _assert_equals_full_refresh(work_db, tmp_path / "night2_full", night2)
 
     # night 3: an old payment partition is redelivered (one value changed, one row dropped)

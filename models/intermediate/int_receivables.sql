@@ -5,14 +5,16 @@
 -- paid_date: the first date the cumulative net payments reach the amount; days_late =
 -- max(0, paid_date − due_date); on time: net payments dated ≤ due_date reach the amount.
 -- Incremental: a night re-derives only the receivables that can have changed: bills of the bill
--- partitions loaded since the last build, bills named by any delivered version of a payment of
--- the payment partitions loaded since (a payment may move to another bill), and bills with a
+-- partitions loaded since the last build, bills named by the payments of the payment partitions
+-- loaded since and by the versions they replaced (a payment may move to another bill; kept by
+-- stg_marketing__payments in stg_marketing__payments__superseded), and bills with a
 -- payment dated between the previous and the new data date (it now counts). A redelivered bill
 -- or payment partition rebuilds the table whole (macros/incremental.sql, is_redelivery).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
 -- depends_on: {{ ref('base_marketing__payments') }}
+-- depends_on: {{ ref('stg_marketing__payments') }}
 {%- set extracts = ['bill', 'payment'] %}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),

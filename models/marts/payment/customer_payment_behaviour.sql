@@ -40,11 +40,18 @@ data_date as (
 ),
 
 population as (
+    -- the customers of the master, and anyone else with a receivable or a payment: those are
+    -- found by an anti-join first, so the distinct runs over the few of them rather than over
+    -- every receivable and payment (51 M rows at 1 M customers). A NULL cons_no counts once.
     select cons_no from customers
-    union
-    select cons_no from receivables
-    union
-    select cons_no from payments
+    union all
+    select distinct others.cons_no
+    from (
+        select cons_no from receivables
+        union all
+        select cons_no from payments
+    ) as others
+    where not exists (select 1 from customers where customers.cons_no = others.cons_no)
 ),
 
 bills_due as (
