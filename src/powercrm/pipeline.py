@@ -296,7 +296,7 @@ def dbt_build_args(project_dir: Path, state_dir: Path, full_refresh: bool = Fals
     target = state_dir / "target"
     args = ["build", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir / "profiles"),
             "--target-path", str(target), "--log-path", str(state_dir / "logs"),
-            "--log-level", "none", "--log-level-file", "info", "--no-use-colors"]
+            "--log-level", "none", "--log-level-file", os.environ.get("POWERCRM_DBT_LOG_LEVEL_FILE", "info"), "--no-use-colors"]
     if full_refresh:
         args.append("--full-refresh")
     if skip_tests:
@@ -353,7 +353,6 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
     project_dir = project_dir or dbt_project_dir()
     target = state_dir / "target"
     args = dbt_build_args(project_dir, state_dir, full_refresh, skip_tests, full_check)
-    args += dbt_threads_args(work_db, full_refresh)
     counter = {"done": 0, "total": 0}
     failed: list[NodeResult] = []  # in the order they finished: the first is the cause
 
@@ -380,8 +379,12 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
         except Exception:  # noqa: BLE001
             pass
 
+    weights = node_seconds(target / "run_results.json")
+    threads_args = dbt_threads_args(work_db, full_refresh)
+    args += threads_args
+    threads = int(threads_args[1]) if threads_args else PROFILE_THREADS
     t0 = time.perf_counter()
-    with dbt_against(work_db.resolve()):
+    with dbt_against(work_db.resolve()), critical_path_first(weights, threads):
         res = dbtRunner(callbacks=[callback]).invoke(args)
     build = BuildResult(seconds=time.perf_counter() - t0, target_path=target)
     results = getattr(res.result, "results", None)
@@ -390,6 +393,78 @@ def run_dbt(work_db: Path, state_dir: Path, project_dir: Path | None = None, ful
         raise PowerCRMError(fatal_build_message(project_dir, why, failed, state_dir / "logs" / "dbt.log"))
     build.nodes = [_node_from_result(r) for r in results]
     return build
+
+
+PROFILE_THREADS = 2  # profiles/profiles.yml, target duckdb: the threads of a build without --threads
+NODE_SECONDS_UNKNOWN = 0.1  # the weight of a node the previous build did not run (critical_path_first)
+
+
+def node_seconds(run_results: Path) -> dict[str, float]:
+    """Seconds per node of the previous build (its run_results.json), or nothing when unreadable."""
+    try:
+        data = json.loads(run_results.read_text(encoding="utf-8"))
+        return {r["unique_id"]: float(r.get("execution_time") or 0.0) for r in data.get("results", [])}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+@contextmanager
+def critical_path_first(weights: dict[str, float], threads: int) -> Iterator[None]:
+    """While dbt builds in this process, its two threads take the ready node with the longest
+    chain of work still behind it first (the node's seconds in the previous build plus the
+    longest such chain of what depends on it; 0.1 s for a node it did not run), instead of dbt's
+    own order, the shallowest node of the graph first.
+
+    Why: a night's build is a chain (`int_receivables` → `fct_bill` → … → `int_credit_scores` →
+    `int_credit_segments` → `customer_segment_history`) beside ≈ 450 short nodes. In dbt's order
+    the short nodes of shallow depth (marts, tests) ran while the chain waited, and its last
+    nodes ran alone at the end with the other core idle (1 000 000 customers: 6-8 s with one
+    thread busy; docs/benchmarks.md). Only the order changes: dependencies are dbt's, so the
+    results are the same. Without a previous build (the first run) every node weighs the same
+    and the longest chain in nodes goes first. dbt's queue is internal API (dbt-core 1.11 is
+    pinned): when it is not where expected, dbt keeps its own order."""
+    try:
+        import networkx as nx
+        from dbt.graph.queue import GraphQueue
+    except ImportError:  # pragma: no cover - both come with dbt-core
+        yield
+        return
+    original = GraphQueue.__dict__.get("_get_scores")
+    if original is None:  # pragma: no cover - another dbt-core
+        yield
+        return
+
+    def scores(self, graph):  # noqa: ANN001, ANN202 - dbt's signature
+        try:
+            remaining: dict[str, float] = {}
+            for node in reversed(list(nx.topological_sort(graph))):
+                after = max((remaining[child] for child in graph.successors(node)), default=0.0)
+                remaining[node] = weights.get(node, NODE_SECONDS_UNKNOWN) + after
+            return {node: -remaining[node] for node in graph.nodes}
+        except Exception:  # noqa: BLE001 - an order is an optimisation: dbt's own is always right
+            return original(self, graph)
+
+    original_get = GraphQueue.__dict__.get("get")
+
+    def get(self, block: bool = True, timeout: float | None = None):  # noqa: ANN202 - dbt's signature
+        # dbt hands every ready node to its thread pool at once (a FIFO): a node that becomes
+        # ready later waits behind all of them, whatever its score. Taking a node only when a
+        # thread is free lets the score decide each time a thread takes work.
+        if block and timeout is None:
+            with self.some_task_done:
+                while len(self.in_progress) >= threads:
+                    self.some_task_done.wait()
+        return original_get(self, block, timeout)
+
+    GraphQueue._get_scores = scores
+    if original_get is not None and threads > 0:
+        GraphQueue.get = get
+    try:
+        yield
+    finally:
+        GraphQueue._get_scores = original
+        if original_get is not None:
+            GraphQueue.get = original_get
 
 
 SCHEMA_DRIFT = "incremental model are out of sync"  # dbt's on_schema_change='fail' message
