@@ -410,10 +410,11 @@ def node_seconds(run_results: Path) -> dict[str, float]:
 
 @contextmanager
 def critical_path_first(weights: dict[str, float], threads: int) -> Iterator[None]:
-    """While dbt builds in this process, its two threads take the ready node with the longest
-    chain of work still behind it first (the node's seconds in the previous build plus the
-    longest such chain of what depends on it; 0.1 s for a node it did not run), instead of dbt's
-    own order, the shallowest node of the graph first.
+    """While dbt builds in this process, a dbt thread takes a node only when it is free, and the
+    ready node with the longest chain of work still behind it first (the node's seconds in the
+    previous build plus the longest such chain of what depends on it; 0.1 s for a node it did not
+    run), instead of dbt's own order: the shallowest node of the graph first, every ready node
+    handed to the thread pool at once.
 
     Why: a night's build is a chain (`int_receivables` → `fct_bill` → … → `int_credit_scores` →
     `int_credit_segments` → `customer_segment_history`) beside ≈ 450 short nodes. In dbt's order
