@@ -128,7 +128,8 @@
    they may replace) are appended to `stg_marketing__payments__superseded` with the night's build
    stamp. A model that must re-derive what a payment named before it moved to another bill
    (int_receivables) reads the rows stamped after its own last build, instead of cleaning every
-   delivered payment row to find the earlier versions (≈ 5 s a night at 1 M customers). A row
+   delivered payment row to find the earlier versions (1 M customers: 4.4–5.0 s alone, 8.9 s in
+   the build). A row
    whose new version then loses (an older business date) is still recorded: a key re-derived for
    nothing. A whole build starts the table afresh. #}
 {% macro superseded_payments(stg=none) -%}
@@ -138,14 +139,16 @@
 
 {# stg_marketing__payments' pre-hook (its own relation is `this`: a ref would be a cycle) #}
 {% macro record_superseded_payments() -%}
+    {%- set empty -%}
+    {{ superseded_payments(this) }} as
+    select pay_id, bill_id, pay_time, _loaded_at from {{ ref('base_marketing__payments') }} where false
+    {%- endset -%}
     {%- if target.type == 'spark' -%}
     select 1
     {%- elif not is_incremental() or builds_whole(['payment']) -%}
-    create or replace table {{ superseded_payments(this) }} as
-    select pay_id, bill_id, pay_time, _loaded_at from {{ ref('base_marketing__payments') }} where false
+    create or replace table {{ empty }}
     {%- else -%}
-    create table if not exists {{ superseded_payments(this) }} as
-    select pay_id, bill_id, pay_time, _loaded_at from {{ ref('base_marketing__payments') }} where false;
+    create table if not exists {{ empty }};
     {%- if has_changed_partitions('payment') %}
     insert into {{ superseded_payments(this) }}
     select pay_id, bill_id, pay_time, {{ build_stamp() }}
