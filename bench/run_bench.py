@@ -171,6 +171,7 @@ def powercrm_run(landing: Path, warehouse: Path) -> dict:
            "phase_peak_rss_bytes": m.phase_peak_rss_bytes, "peak_rss_bytes": m.peak_rss_bytes,
            "sampled_peak_rss_bytes": m.sampled_peak_rss_bytes, "cpu_seconds": m.user_seconds + m.sys_seconds,
            "startup_seconds": max(0.0, m.seconds - sum(phases.values())), "stdout": m.stdout[-6000:],
+           "publish_seconds": last.get("publish_seconds") or {},
            "stderr_tail": m.stderr_tail if not m.ok else ""}
     mm = re.search(r"partitions\s+(\d+) found: (\d+) loaded, (\d+) unchanged", m.stdout)
     if mm:
@@ -445,6 +446,9 @@ def markdown(r: dict) -> str:
         if ir.get("dbt_nodes"):
             w("Slowest dbt nodes in the increment: " + ", ".join(
                 f"{n} {s:.1f}s" for n, s in ir["dbt_nodes"].get("slowest_models", [])[:8]) + ".\n")
+        if ir.get("publish_seconds"):
+            w("Slowest steps of the increment's publish: " + ", ".join(
+                f"{n} {s:.1f}s" for n, s in sorted(ir["publish_seconds"].items(), key=lambda kv: -kv[1])[:8]) + ".\n")
 
     qs = (r.get("queries") or {}).get("queries") or {}
     if qs:

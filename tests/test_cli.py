@@ -5,6 +5,7 @@ Exit statuses: 0 published · 1 failed · 3 published with rejected partitions �
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import signal
@@ -372,6 +373,11 @@ def test_full_check_on_first_publish_and_with_the_option_incremental_otherwise(r
     assert set(kinds) <= {"patched", "unchanged", "written"} and kinds.get("patched", 0) >= 1, summary
     patched_lines = re.findall(r"^ {16}(\w+\.\w+): (\d+) rows? deleted, (\d+) inserted \((.+)\)$", out, re.M)
     assert len(patched_lines) == kinds["patched"], out
+    # the slowest steps of the publish, with their seconds (also in last_run.json)
+    slowest = re.search(r"^  publish     slowest steps: (.*)$", out, re.M).group(1).split(", ")
+    assert len(slowest) == 4 and all(re.fullmatch(r"[\w.]+ \d+\.\d+s", x) for x in slowest), slowest
+    last = json.loads((wh.with_name(wh.stem + ".state") / "last_run.json").read_text())
+    assert {"copy", "checkpoint", "verify", "record"} <= set(last["publish_seconds"]), last["publish_seconds"]
     code, out, err = run("run", "--full-check", "--landing", str(landing), "--warehouse", str(wh))
     assert code == 0, out + err
     assert "checks      full check (--full-check)" in out

@@ -547,6 +547,10 @@ def test_a_night_patches_the_previous_version_instead_of_copying(tmp_path, monke
     assert os.stat(pub).st_ino == previous and os.stat(files.prev).st_ino == current
     assert _run_ids(pub) == ["r3"] and _run_ids(files.prev) == ["r2"] and res.previous_run_id == "r2"
     assert not files.next.exists()
+    # where the time went: every published table, the checkpoint and the verification; no copy
+    assert set(res.step_seconds) == {f"{s}.{t}" for s, ts in res.tables.items() for t, _ in ts} | {
+        "checkpoint", "verify"}, res.step_seconds
+    assert all(v >= 0 for v in res.step_seconds.values())
 
 
 def test_a_reader_of_the_previous_version_makes_the_night_copy_instead(tmp_path, monkeypatch):

@@ -203,6 +203,9 @@ def print_summary(report: RunReport, out=None) -> None:
             p(f"  publish     written afresh: {pub.why_full}")
         if pub.kept_buckets_failure:  # the publish went on; the night after next buckets both sides
             p(f"  publish     {pub.kept_buckets_failure}")
+        if pub.step_seconds:
+            slowest = sorted(pub.step_seconds.items(), key=lambda kv: -kv[1])[:4]
+            p("  publish     slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
         if pub.kept_previous:
             p(f"  previous    {pub.kept_previous} (powercrm rollback puts it back)")
     if report.quality_report is not None:

@@ -708,6 +708,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
             report.published = publish(files.work, files.published, run_info=info, patch=not report.full_check)
         except PublishError as e:
             raise PowerCRMError(str(e)) from e
+        t_record = time.perf_counter()
         con = _open_work(files.work)
         try:
             record_publish(con, info, report.published)
@@ -715,6 +716,7 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
             pass  # history only; the file is published
         finally:
             con.close()
+        report.published.step_seconds["record"] = time.perf_counter() - t_record
     report.exit_code = EXIT_REJECTED if report.load.rejected else EXIT_OK
 
 
@@ -749,6 +751,8 @@ def _write_last_run(report: RunReport) -> None:
             "blocking": report.blocking, "warnings": report.warnings,
             "phases": {k: round(v, 2) for k, v in report.phases.items()},
             "full_check": report.full_check, "check_scope": report.check_scope,
+            "publish_seconds": ({k: round(v, 2) for k, v in report.published.step_seconds.items()}
+                                if report.published is not None else {}),
         }
         (report.files.state_dir / "last_run.json").write_text(json.dumps(data, indent=1, ensure_ascii=False))
     except OSError:

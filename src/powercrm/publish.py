@@ -222,6 +222,9 @@ class PublishResult:
     previous_run_id: str | None = None  # the run that published the file now kept as the previous version
     kept_buckets: list[str] = field(default_factory=list)  # "schema.table" whose bucket sums this publish kept
     kept_buckets_failure: str = ""  # why they could not be kept (the publish itself went on)
+    # where the time went: "schema.table" (compared, patched or written, with its comments) and the
+    # steps "checkpoint", "verify" -> seconds (the last attempt's, when a patch fell back)
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def table_count(self) -> int:
@@ -612,6 +615,7 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
             for schema, table in sorted(existing - {(s, t) for s, t, _ in relations}):
                 con.execute(f"drop table pub.{q(schema)}.{q(table)}")  # gone from work, or written below
             for i, (schema, table, comment) in enumerate(relations):
+                t_table = time.perf_counter()
                 target = f"pub.{q(schema)}.{q(table)}"
                 rows = con.execute(f"select count(*) from work.{q(schema)}.{q(table)}").fetchone()[0]
                 done = None
@@ -643,22 +647,29 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                 if stmts:
                     con.execute(";\n".join(stmts))
                 expected[(schema, table)] = rows
+                result.step_seconds[f"{schema}.{table}"] = time.perf_counter() - t_table
                 if i == 0:
                     pause_point("publish")
             if "audit" in schemas:
                 for table, sql in AUDIT_FALLBACKS.items():
                     if ("audit", table) in expected or not _has_table(con, "work", "meta", table):
                         continue
+                    t_table = time.perf_counter()
                     con.execute(f"create table pub.audit.{q(table)} as {sql}")
                     expected[("audit", table)] = con.execute(
                         f"select count(*) from pub.audit.{q(table)}").fetchone()[0]
                     result.fallbacks.append(f"audit.{table}")
+                    result.step_seconds[f"audit.{table}"] = time.perf_counter() - t_table
                 if run_info is not None and ("audit", "publish_log") not in expected:
+                    t_table = time.perf_counter()
                     expected[("audit", "publish_log")] = _write_publish_log(con, run_info)
+                    result.step_seconds["audit.publish_log"] = time.perf_counter() - t_table
             if patch:
                 con.execute("commit")
                 result.committed = True
+            t_step = time.perf_counter()
             con.execute("checkpoint pub")
+            result.step_seconds["checkpoint"] = time.perf_counter() - t_step
             if patch and not _storage_version(con, "pub").startswith(STORAGE_VERSION):
                 raise PublishError(f"the patched file {nxt} is no longer at storage version {STORAGE_VERSION}")
             con.execute("detach pub")
@@ -728,12 +739,14 @@ def _give_back_previous(files: WarehouseFiles, result: PublishResult) -> None:
 
 
 def _copy_published(published: Path, nxt: Path, result: PublishResult) -> None:
+    t0 = time.perf_counter()
     try:
         shutil.copyfile(published, nxt)
     except OSError as e:
         _cleanup(nxt)
         raise PublishError(f"cannot copy {published} to {nxt}: {_reason(e)}") from e
     result.start = "copy"
+    result.step_seconds["copy"] = time.perf_counter() - t0
 
 
 def _last_run_id(path: Path) -> str | None:
@@ -849,7 +862,9 @@ def publish(work_db: Path, published: Path, run_info: dict | None = None,
         expected = _write_with_fallbacks(work_db, files, schemas, run_info, result)
         if Path(str(nxt) + ".wal").exists():
             raise PublishError(f"the new file {nxt} was not checkpointed completely (a .wal file is left)")
+        t_step = time.perf_counter()
         verify(nxt, expected, schemas)
+        result.step_seconds["verify"] = time.perf_counter() - t_step
         result.previous_run_id = _last_run_id(published)
         result.kept_previous = _keep_previous(published, files.prev)
         _move_wal(published, files.prev)
@@ -898,6 +913,7 @@ def _write_with_fallbacks(work_db: Path, files: WarehouseFiles, schemas: tuple[s
 
 def _forget_patch(result: PublishResult) -> None:
     result.patched, result.fallbacks, result.summaries = {}, [], {}
+    result.step_seconds = {k: v for k, v in result.step_seconds.items() if k == "copy"}
     result.kept_buckets, result.kept_buckets_failure = [], ""
     result.known_sides, result.committed = 0, False
 
