@@ -396,6 +396,39 @@ def test_patch_publish_falls_back_to_a_full_write(tmp_path, monkeypatch):
     assert _differences(pub, work) == {}
 
 
+@pytest.mark.parametrize("buckets", [False, True], ids=["rows", "buckets"])
+def test_patch_publish_of_a_view_and_of_rows_that_repeat(tmp_path, monkeypatch, buckets):
+    """The rows to replace are found by row id on both sides; a view (no row ids) is patched from a
+    copy of its rows in scope. Rows that repeat are a multiset: one copy more or less is patched."""
+    import powercrm.publish as publish_module
+
+    monkeypatch.setattr(publish_module, "PATCH_MIN_ROWS", 0)
+    monkeypatch.setattr(publish_module, "PATCH_BUCKET_MIN_ROWS", 0 if buckets else 10 ** 12)
+    work = _fact_work(tmp_path / "w.work.duckdb")
+    con = duckdb.connect(str(work))
+    con.execute("create view marts.line_view as select line_id, business_date, amount_yuan * 2 as doubled "
+                "from core.fct_line")
+    con.execute("insert into core.fct_line select * from core.fct_line where line_id in ('L3', 'L4')")  # twice each
+    con.close()
+    pub = tmp_path / "w.duckdb"
+    publish(work, pub, run_info={"run_id": "r1"})
+    con = duckdb.connect(str(work))
+    con.execute("update core.fct_line set amount_yuan = 1000 where line_id = 'L70'")           # 03-02
+    con.execute("delete from core.fct_line where rowid in (select min(rowid) from core.fct_line "
+                "where line_id = 'L3')")                                                       # 03-01: one copy of two
+    con.execute("insert into core.fct_line select * from core.fct_line where line_id = 'L120'")  # 03-03: a second copy
+    con.close()
+    res = publish(work, pub, run_info={"run_id": "r2"}, patch=True)
+    assert res.mode == "patch", res.why_full
+    # by hash, as a multiset: every row of a hash whose count differs is replaced. L70: its old row
+    # goes, its new row comes; L3: both published copies go, the one working copy comes; L120: the
+    # published copy goes, both working copies come
+    assert res.patched["core.fct_line"] == "4 rows deleted, 4 inserted (in 3 business_date partitions)"
+    assert res.patched["marts.line_view"] == "4 rows deleted, 4 inserted (in 3 business_date partitions)"
+    assert _differences(pub, work) == {}
+    assert tables(pub)["core.fct_line"] == 202 and tables(pub)["marts.line_view"] == 202  # 200 + 2 - 1 + 1
+
+
 def test_patch_publish_compares_a_rolled_back_file_instead_of_trusting_it(tmp_path, monkeypatch):
     import powercrm.publish as publish_module
 

@@ -38,8 +38,10 @@ Step 1 comes in two modes (`PublishResult.mode`):
   month of readings, a business date gone) is inserted or deleted whole. Inside the other groups
   that differ (when they hold at least PATCH_BUCKET_MIN_ROWS rows, first narrowed to the buckets of rows,
   by the hash of the first column, whose count or sum of row hashes differ), rows are compared
-  by their hash (a multiset: count per row hash on each side); the published rows
-  whose hash count differs are deleted and the working database's rows of those hashes inserted
+  by their hash (a multiset: count per row hash on each side, from one scan per side that keeps
+  the row id and hash of every row in scope); the published rows whose hash count differs are
+  deleted and the working database's rows of those hashes inserted, both by row id (1 000 000
+  customers, fct_bill with 8 671 rows changed in its 24 months: 5.5 → 2.8 s)
   (so a night that re-stamps a few thousand bills spread over 14 billing months replaces those
   rows, not the 14 months). A table whose columns differ, that is new, that would get more
   than PATCH_MAX_CHANGED of its rows inserted, or (without a partition column) whose date column
@@ -356,32 +358,50 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
                 whole = both_rows == rows and rows >= KEPT_BUCKETS_MIN_ROWS
                 scope = _differing_buckets(con, src, dst, scope, columns[0][0], row_hash,
                                            (schema, table, columns) if whole else None)
-        groups = "select {h} as h, count(*) as n from {rel} where {scope} group by 1"
-        con.execute("drop table if exists temp._publish_rows")
+        # one scan per side keeps the row id and hash of every row in scope; the rows are then
+        # compared, deleted and inserted through those (fetched by row id: no further scan)
+        # (a view has no row ids: its rows are kept whole, and inserted from that copy)
+        src_is_table = _has_table(con, "work", schema, table)
+        _drop_temp(con, "_publish_src", "_publish_dst", "_publish_rows")  # not the buckets `scope` reads
+        for name, rel, kept in (("_publish_src", src, "rowid as _publish_rid" if src_is_table else "*"),
+                                ("_publish_dst", dst, "rowid as _publish_rid")):
+            con.execute(f"create temp table {name} as select {kept}, {row_hash} as _publish_h from {rel} where {scope}")
+        groups = "select _publish_h as h, count(*) as n from temp.{} group by 1"
         con.execute(
             f"create temp table _publish_rows as select coalesce(w.h, d.h) as h, "
             f"coalesce(w.n, 0) as inserted, coalesce(d.n, 0) as deleted "
-            f"from ({groups.format(h=row_hash, rel=src, scope=scope)}) w "
-            f"full join ({groups.format(h=row_hash, rel=dst, scope=scope)}) d on w.h = d.h "
+            f"from ({groups.format('_publish_src')}) w full join ({groups.format('_publish_dst')}) d on w.h = d.h "
             f"where w.n is distinct from d.n")
         rows_in, rows_out = con.execute(
             "select coalesce(sum(inserted), 0), coalesce(sum(deleted), 0) from temp._publish_rows").fetchone()
         inserted, deleted = inserted + rows_in, deleted + rows_out
     if inserted > PATCH_MAX_CHANGED * rows:
-        con.execute("drop table if exists temp._publish_rows; drop table if exists temp._publish_buckets")
+        _drop_temp(con, *PATCH_TEMP_TABLES)
         return None  # mostly changed: written afresh
     if gone_parts:
         con.execute(f"delete from {dst} where {_partition_scope(part, gone_parts, types)}")
     if both:
-        where = f"{scope} and {row_hash} in (select h from temp._publish_rows)"
-        con.execute(f"delete from {dst} where {where}")
-        con.execute(f"insert into {dst} select * from {src} where {where}")
-        con.execute("drop table temp._publish_rows; drop table if exists temp._publish_buckets")
+        # the rows of the hashes whose counts differ: the published ones go, the working ones come
+        differing = "select _publish_rid from temp.{} where _publish_h in (select h from temp._publish_rows)"
+        con.execute(f"delete from {dst} where rowid in ({differing.format('_publish_dst')})")
+        if src_is_table:
+            con.execute(f"insert into {dst} select * from {src} where rowid in ({differing.format('_publish_src')})")
+        else:
+            con.execute(f"insert into {dst} select {', '.join(q(c) for c, _ in columns)} from temp._publish_src "
+                        f"where _publish_h in (select h from temp._publish_rows)")
+        _drop_temp(con, *PATCH_TEMP_TABLES)
     if new_parts:
         con.execute(f"insert into {dst} select * from {src} where {_partition_scope(part, new_parts, types)}")
     where_done = (f"in {len(changed)} {part} partition{'s' if len(changed) != 1 else ''}" if part
                   else "compared whole")
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
+
+
+PATCH_TEMP_TABLES = ("_publish_src", "_publish_dst", "_publish_rows", "_publish_buckets")
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    con.execute("; ".join(f"drop table if exists temp.{n}" for n in names))
 
 
 def _every_row_differs(con: duckdb.DuckDBPyConnection, src: str, dst: str, columns: list[tuple[str, str]]) -> bool:
