@@ -318,3 +318,18 @@ def test_history_is_kept_and_the_report_is_self_contained(tmp_path: Path) -> Non
     row = page[page.index("<b>fct_bill.items_sum_to_bill</b>"):]
     row = row[:row.index("</tr>\n")]
     assert re.findall(r"<i class='(\w+)'", row) == ["pass", "fail"]
+
+
+def test_narrow_integer_columns_are_compared_vectorised() -> None:
+    """GE checks bounds in one vectorised step only for int64/float64 columns: the runner widens
+    DuckDB's INTEGER/SMALLINT/TINYINT columns (never NULL) and leaves nullable ones and the values alone."""
+    from powercrm.quality.runner import fetch_frame, widen_ints
+
+    con = duckdb.connect()
+    df = widen_ints(fetch_frame(con, "select cast(range % 5 + 1 as integer) as score, cast(range as smallint) as s, "
+                                     "cast(range as tinyint) as t, cast(range as utinyint) as u, range as big, "
+                                     "case when range = 1 then null else cast(range as integer) end as maybe, "
+                                     "'x' || range as label from range(3)"))
+    assert {c: str(t) for c, t in df.dtypes.items()} == {
+        "score": "int64", "s": "int64", "t": "int64", "u": "int64", "big": "int64", "maybe": "Int32", "label": "str"}
+    assert df["score"].tolist() == [1, 2, 3] and df["maybe"].isna().tolist() == [False, True, False]

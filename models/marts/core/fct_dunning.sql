@@ -1,10 +1,6 @@
 -- One row per arrears collection event (催费/停复电): SMS, NOTICE, DISCONNECT, RECONNECT.
 with events as (
     select * from {{ ref('stg_marketing__dunning_events') }}
-),
-
-attributes as (
-    select month, cons_no, customer_sk, org_no, elec_type from {{ ref('int_customer_months') }}
 )
 
 select
@@ -18,6 +14,4 @@ select
     attributes.org_no,
     attributes.elec_type
 from events
-left join attributes
-    on events.cons_no = attributes.cons_no
-    and cast({{ dbt.date_trunc('month', 'events.event_time') }} as date) = attributes.month
+{{ join_version_at_month_end('attributes', 'events.cons_no', "cast(" ~ dbt.date_trunc('month', 'events.event_time') ~ " as date)") }}

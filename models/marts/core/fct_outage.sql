@@ -6,10 +6,6 @@ with outages as (
 
 areas as (
     select tg_id, org_no from {{ ref('dim_transformer_area') }}
-),
-
-attributes as (
-    select month, cons_no, customer_sk, org_no from {{ ref('int_customer_months') }}
 )
 
 select
@@ -27,6 +23,4 @@ select
     outages.is_notified_in_advance
 from outages
 left join areas on outages.tg_id = areas.tg_id
-left join attributes
-    on outages.cons_no = attributes.cons_no
-    and cast({{ dbt.date_trunc('month', 'outages.start_time') }} as date) = attributes.month
+{{ join_version_at_month_end('attributes', 'outages.cons_no', "cast(" ~ dbt.date_trunc('month', 'outages.start_time') ~ " as date)") }}

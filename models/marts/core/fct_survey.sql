@@ -2,10 +2,6 @@
 -- (personal data). Customer attributes of the end of the survey month.
 with surveys as (
     select * from {{ ref('stg_marketing__surveys') }}
-),
-
-attributes as (
-    select month, cons_no, customer_sk, org_no, elec_type from {{ ref('int_customer_months') }}
 )
 
 select
@@ -23,6 +19,4 @@ select
     surveys.score_channel,
     surveys.score_overall
 from surveys
-left join attributes
-    on surveys.cons_no = attributes.cons_no
-    and cast({{ dbt.date_trunc('month', 'surveys.survey_date') }} as date) = attributes.month
+{{ join_version_at_month_end('attributes', 'surveys.cons_no', "cast(" ~ dbt.date_trunc('month', 'surveys.survey_date') ~ " as date)") }}

@@ -5,11 +5,6 @@ with orders as (
     select * from {{ ref('stg_marketing__work_orders') }}
 ),
 
-attributes as (
-    select month, cons_no, customer_sk, elec_type, org_no as customer_org_no, tg_id
-    from {{ ref('int_customer_months') }}
-),
-
 data_date as (
     select as_of_date from {{ ref('int_data_date') }}
 )
@@ -25,7 +20,7 @@ select
     orders.category_l1,
     orders.category_l2,
     orders.org_no,
-    attributes.customer_org_no,
+    attributes.org_no as customer_org_no,
     attributes.tg_id,
     attributes.elec_type,
     orders.deadline_time,
@@ -42,6 +37,4 @@ select
     case when orders.finish_time is not null
         then {{ dbt.datediff('orders.accept_time', 'orders.finish_time', 'second') }} / 3600.0 end as handle_hours
 from orders
-left join attributes
-    on orders.cons_no = attributes.cons_no
-    and cast({{ dbt.date_trunc('month', 'orders.accept_time') }} as date) = attributes.month
+{{ join_version_at_month_end('attributes', 'orders.cons_no', "cast(" ~ dbt.date_trunc('month', 'orders.accept_time') ~ " as date)") }}
