@@ -381,14 +381,3 @@ def test_incremental_night_finds_a_reading_missing_from_the_fact(tmp_path: Path)
     assert [(e["key"], e["problem"]) for e in r["examples"]] == [
         ("C3|2024-03", "in core.fct_consumption, never loaded")]
 
-
-def test_the_gate_is_imported_beside_the_build_and_its_failures_left_to_the_gate_phase() -> None:
-    import threading
-
-    seen: list[str] = []
-    thread = pipeline._preload(lambda: seen.append(threading.current_thread().name))
-    thread.join(5)
-    assert seen == ["powercrm-preload"] and thread.daemon
-    failing = pipeline._preload(lambda: 1 / 0)  # nothing escapes the thread: the gate phase reports it
-    failing.join(5)
-    assert not failing.is_alive()

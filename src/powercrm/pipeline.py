@@ -18,7 +18,6 @@ import importlib
 import inspect
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,20 +79,6 @@ def quality_gate() -> Callable:
         return getattr(importlib.import_module(module), func or "run_quality")
     except (ImportError, AttributeError) as e:
         raise PowerCRMError(f"the quality gate {spec} cannot be loaded: {_reason(e)}") from e
-
-
-def _preload(load: Callable) -> threading.Thread:
-    """Call `load` in a daemon thread (the caller joins it before it needs what `load` imports);
-    a failure there is left to the caller's own call, which reports it."""
-    def run() -> None:
-        try:
-            load()
-        except Exception:  # noqa: BLE001, S110 - reported by the caller's own call of `load`
-            pass
-
-    thread = threading.Thread(target=run, name="powercrm-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def _first_line(message: str) -> str:
@@ -676,9 +661,6 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
         raise PowerCRMError(f"nothing loaded from {report.landing}: {len(s.rejected)} partition(s) rejected, "
                             f"{len(s.without_manifest)} without manifest, none loaded before")
     # ---- build
-    # the gate's imports (Great Expectations: ≈ 3 s of Python) happen beside the build, whose time
-    # is DuckDB's, rather than at the start of the gate
-    preload = None if skip_quality else _preload(quality_gate)
     with _timed(report, "build", progress):
         report.build = run_dbt(files.work, files.state_dir, full_refresh=full_refresh, skip_tests=skip_quality,
                                on_node=progress.node, full_check=report.full_check)
@@ -702,8 +684,6 @@ def _steps(report: RunReport, force_from: date | None, full_refresh: bool, skip_
     if not skip_quality:
         with _timed(report, "quality", progress):
             try:
-                if preload is not None:
-                    preload.join()
                 gate = quality_gate()
                 if _accepts(gate, "full_check"):
                     outcome = gate(files.work, report.run_id, full_check=report.full_check)

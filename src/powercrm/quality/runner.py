@@ -1,7 +1,8 @@
 """Run suites with Great Expectations 1.x on pandas frames read from DuckDB.
 
 GE's SQL datasource does not work on DuckDB, so every dataset is read by DuckDB into a pandas
-DataFrame (DECIMAL and HUGEINT columns as DOUBLE; text through Arrow, see `fetch_frame`) and
+DataFrame (DECIMAL and HUGEINT columns as DOUBLE; text through Arrow, see `fetch_frame`; narrow
+integers as int64, see `widen_ints`) and
 validated through an ephemeral context's pandas datasource: one batch per frame, one GE suite
 per dataset; a big partitioned dataset is read in frames of consecutive months of at most
 `max_rows` rows. Results come back as plain dicts, one per check (the rows of
