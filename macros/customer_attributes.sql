@@ -5,7 +5,9 @@
    joins to write after the fact's FROM: `cons_no_expr` names the customer of the row,
    `month_expr` its month (a DATE, first day); the version's columns are then `<alias>.<column>`
    (customer_sk, org_no, elec_type, tg_id, …), NULL where the month is outside int_months or no
-   version is in force at its end, as with int_customer_months.
+   version is in force at its end, as with int_customer_months. Used by fct_bill,
+   int_sales_customer_months and the event facts (fct_dunning, fct_survey, fct_work_order,
+   fct_outage, fct_violation).
    1 000 000 customers, fct_dunning (2 M events) alone: 2.0-2.4 s → 1.4-1.7 s, the same rows. #}
 {% macro join_version_at_month_end(alias, cons_no_expr, month_expr) -%}
 left join {{ ref('int_months') }} as {{ alias }}_month

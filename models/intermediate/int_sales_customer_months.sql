@@ -27,14 +27,6 @@ with bills as (
     {{ where_batch_months_and_year_before('billing_month', extracts) }}
 ),
 
-months as (
-    select month, next_month_start from {{ ref('int_months') }}
-),
-
-versions as (
-    select * from {{ ref('int_customer_versions') }}
-),
-
 totals as (
     select
         cons_no,
@@ -82,12 +74,6 @@ select
     cast(case when totals.kwh_prev_year <> 0 then totals.kwh / totals.kwh_prev_year - 1 end as double) as kwh_yoy_rate,
     {{ build_stamp() }} as _loaded_at
 from with_year_earlier as totals
--- the attributes in force at the month end: the rule of int_customer_months (a month of
--- int_months × the version in force at its end), joined from the small versions table
--- instead of the customer × month grid
-left join months on totals.month = months.month
-left join versions
-    on totals.cons_no = versions.cons_no
-    and versions.effective_from < months.next_month_start
-    and (versions.effective_to is null or versions.effective_to >= months.next_month_start)
+-- the attributes in force at the month end (macros/customer_attributes.sql)
+{{ join_version_at_month_end('versions', 'totals.cons_no', 'totals.month') }}
 where true{{ in_key_batch('month', extracts, column='totals.month') }}

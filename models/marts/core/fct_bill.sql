@@ -43,15 +43,6 @@ receivables as (
     where true{{ in_key_batch('bill_id', extracts) }}
 ),
 
-months as (
-    select month, next_month_start from {{ ref('int_months') }}
-),
-
-versions as (
-    select cons_no, customer_sk, org_no, tg_id, elec_type, voltage, industry_section, effective_from, effective_to
-    from {{ ref('int_customer_versions') }}
-),
-
 billed as (
     -- the bill with its item split and payments; the attributes are joined last, so the
     -- bill_id joins build on the item and receivable sides
@@ -114,11 +105,5 @@ select
     billed.is_paid_on_time,
     {{ build_stamp() }} as _loaded_at
 from billed
--- the customer's attributes in force at the end of the billing month: the rule of
--- int_customer_months (a month of int_months × the version in force at its end), joined here
--- from the small versions table instead of the customer × month grid
-left join months on billed.billing_month = months.month
-left join versions
-    on billed.cons_no = versions.cons_no
-    and versions.effective_from < months.next_month_start
-    and (versions.effective_to is null or versions.effective_to >= months.next_month_start)
+-- the customer's attributes in force at the end of the billing month (macros/customer_attributes.sql)
+{{ join_version_at_month_end('versions', 'billed.cons_no', 'billed.billing_month') }}
