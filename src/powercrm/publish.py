@@ -110,6 +110,8 @@ KEPT_BUCKETS_MIN_SHARE = 0.5
 # only a table of at least this many rows keeps them: below it, bucketing the published side costs
 # less than a second (1 000 000 customers: dim_customer, fct_dunning, customer_value 0.3-0.6 s)
 KEPT_BUCKETS_MIN_ROWS = 10_000_000
+# the temp tables of one table's row comparison (_patch_table), dropped after it
+PATCH_TEMP_TABLES = ("_publish_src", "_publish_dst", "_publish_rows", "_publish_buckets")
 SUMMARY_TABLE = "publish_partitions"  # meta.<this> in the working database: the published files' partition sums
 
 # audit tables that METRICS.md promises; when the dbt build made none, the loader's own are published
@@ -397,9 +399,6 @@ def _patch_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rows: 
     return f"{deleted} row{'s' if deleted != 1 else ''} deleted, {inserted} inserted ({where_done})"
 
 
-PATCH_TEMP_TABLES = ("_publish_src", "_publish_dst", "_publish_rows", "_publish_buckets")
-
-
 def _drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     con.execute("; ".join(f"drop table if exists temp.{n}" for n in names))
 
@@ -446,7 +445,7 @@ def _differing_buckets(con: duckdb.DuckDBPyConnection, src: str, dst: str, scope
     columns): the scope is the whole table, so the working side's bucket sums are kept too."""
     bucket = _bucket(first)
     sums = f"select {bucket} as b, count(*) as n, sum(cast({row_hash} as hugeint)) as s from {{rel}} where {scope} group by 1"
-    con.execute("drop table if exists temp._publish_buckets; drop table if exists temp._publish_work_buckets")
+    _drop_temp(con, "_publish_buckets", "_publish_work_buckets")
     work = f"({sums.format(rel=src)})"
     if keep_as:
         con.execute(f"create temp table _publish_work_buckets as {sums.format(rel=src)}")
@@ -476,7 +475,7 @@ def _differing_kept_buckets(con: duckdb.DuckDBPyConnection, schema: str, table: 
     in a bucket that differs; those buckets are compared row by row in the partitions on both sides
     too, which changes nothing but the work."""
     first = columns[0][0]
-    con.execute("drop table if exists temp._publish_buckets")
+    _drop_temp(con, "_publish_buckets")
     con.execute(
         f"create temp table _publish_buckets as select coalesce(w.b, d.b) as b from temp._publish_work_buckets w "
         f"full join (select b, n, s from kept.buckets where schema_name = {lit(schema)} "
@@ -579,7 +578,7 @@ def _sums_and_buckets(con: duckdb.DuckDBPyConnection, src: str, key: str, row_ha
     from one scan: the row hash is most of the cost (1 000 000 customers, fct_bill alone: 3.4 s for
     both, 3.5-3.9 s for either; in a publish 6.1 s against 3.6 + 7.8 s for the partition sums and
     the two-sided bucket pass)."""
-    con.execute("drop table if exists temp._publish_work_sums; drop table if exists temp._publish_work_buckets")
+    _drop_temp(con, "_publish_work_sums", "_publish_work_buckets")
     con.execute(f"create temp table _publish_work_sums as select grouping(b) as by_partition, p, b, "
                 f"count(*) as n, sum(h) as s from (select {key} as p, {_bucket(first)} as b, "
                 f"cast({row_hash} as hugeint) as h from {src}) group by grouping sets ((p), (b))")
@@ -646,7 +645,7 @@ def _write_next(work_db: Path, nxt: Path, schemas: tuple[str, ...], run_info: di
                         done = _patch_table(con, schema, table, rows, columns, result,
                                             sums if signature == _signature(columns) else None,
                                             kept.get((schema, table)) == _signature(columns))
-                        con.execute("drop table if exists temp._publish_work_buckets")
+                        _drop_temp(con, "_publish_work_buckets")
                     if done is None:
                         con.execute(f"drop table {target}")
                 if done is None:
