@@ -32,7 +32,11 @@
 -- (macros/batches.sql, credit_batch_customers) and every customer at the dates not built yet
 -- (a new data date), and drops the dates no longer in force (the previous data date when it
 -- was no month end). A redelivered bill, payment, cust, dunning or violation partition rebuilds
--- the table whole (macros/incremental.sql, is_redelivery).
+-- the table whole (macros/incremental.sql, is_redelivery), and so does the monthly billing day
+-- (bill partitions with at least one bill for every two customers: is_bulk_delivery), when
+-- nearly every customer's receivables change: the batch path joins each evaluation row to its
+-- customer's year of receivables, which for every customer costs 5× the whole build's windows
+-- (1 000 000 customers: 223 s on the billing night; 42 s for a whole build).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
@@ -44,6 +48,7 @@
     materialized=('table' if target.type == 'spark' else 'incremental'),
     incremental_strategy='append',
     on_schema_change='fail',
+    meta={'whole_on_bulk': {'extract': 'bill', 'share': 0.5}},
     pre_hook=[
         "{{ prepare_evaluation_date_batch(['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
         "{{ prepare_key_batch('cons_no', credit_batch_customers(), ['bill', 'payment', 'cust', 'dunning', 'violation']) }}",
