@@ -134,7 +134,8 @@
         {%- set query -%}
             select
                 (select coalesce(sum(rows_loaded), 0) from {{ ref('stg_meta__partitions') }}
-                 where extract = '{{ extract }}' and loaded_at > {{ last_build_stamp() }}) as delivered,
+                 where extract = '{{ extract }}'
+                     and business_date in ({{ changed_partitions(extract) }})) as delivered,
                 (select count(*) from {{ ref('int_customer_versions') }} where is_current) as customers
         {%- endset -%}
         {%- set row = run_query(query).rows[0] -%}

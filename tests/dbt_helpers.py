@@ -13,17 +13,22 @@ from powercrm.ingest.loader import load_landing
 REPO = Path(__file__).resolve().parents[1]
 
 
-def dbt(tmp: Path, work_db: Path, *args: str) -> None:
-    """`dbt <args>` against `work_db`; asserts that every node succeeded and names those that did not."""
+def dbt_invoke(tmp: Path, work_db: Path, *args: str):  # noqa: ANN201 - dbt's dbtRunnerResult
+    """`dbt <args>` against `work_db` -> dbt's result, nothing asserted (a test that expects failures)."""
     from dbt.cli.main import dbtRunner
 
     from powercrm.pipeline import dbt_against
 
     # dbt_against closes dbt-duckdb's in-process connection: the test opens its own afterwards
     with dbt_against(work_db):
-        res = dbtRunner().invoke([
+        return dbtRunner().invoke([
             *args, "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"),
             "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none"])
+
+
+def dbt(tmp: Path, work_db: Path, *args: str) -> None:
+    """`dbt <args>` against `work_db`; asserts that every node succeeded and names those that did not."""
+    res = dbt_invoke(tmp, work_db, *args)
     failed = [f"{r.node.name}: {r.status} {r.message}" for r in getattr(res.result, "results", None) or []
               if str(r.status) not in ("success", "pass")]
     assert res.success and not failed, (res.exception, failed)

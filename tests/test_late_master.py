@@ -20,12 +20,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dbt.cli.main import dbtRunner
-from dbt_helpers import REPO, dbt, load
+from dbt_helpers import dbt, dbt_invoke, load
 from landing_factory import write_partition
 from test_marts_profit import HEADERS, commercial, write_landing
-
-from powercrm.pipeline import dbt_against
 
 X = "3100000999"
 MARTS = ("customer_value", "customer_profit_monthly", "arrears_top_customers")
@@ -51,10 +48,7 @@ def wh(tmp_path_factory):
 
 def _tests(tmp: Path, work_db: Path) -> dict[str, str]:
     """{test name: status} of the dbt tests of the three marts."""
-    with dbt_against(work_db):
-        res = dbtRunner().invoke([
-            "test", "--select", *MARTS, "--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles"),
-            "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level", "none"])
+    res = dbt_invoke(tmp, work_db, "test", "--select", *MARTS)
     assert res.exception is None, res.exception
     return {r.node.name: str(r.status) for r in res.result.results}
 
