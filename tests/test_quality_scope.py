@@ -380,4 +380,3 @@ def test_incremental_night_finds_a_reading_missing_from_the_fact(tmp_path: Path)
     r = result(run_quality(db, "r2", config=CFG, full_check=True), "fct_consumption.rows_match_loaded")
     assert [(e["key"], e["problem"]) for e in r["examples"]] == [
         ("C3|2024-03", "in core.fct_consumption, never loaded")]
-

@@ -371,15 +371,16 @@ class Runner:
         """One frame: the whole dataset, or the rows of the group's partition values in the order
         month-by-month frames would give them (months ascending, each month's rows as read)."""
         if group is None:
-            return widen_ints(fetch_frame(self.con, typed))
-        col = q(ds.partition_by)
-        if group == [None]:
-            return widen_ints(fetch_frame(self.con, f"select * from ({typed}) as _p where {col} is null"))
-        # one `= <month>` branch per month: DuckDB pushes an equality through the dataset's joins
-        # and aggregates (fct_bill.items reads one month of lines), not always an IN list
-        branches = [f"(select * from ({typed}) as _p where {col} = {_literal(v)})" for v in group]
-        df = widen_ints(fetch_frame(self.con, " union all ".join(branches)))
-        if len(group) == 1:
+            sql = typed
+        elif group == [None]:
+            sql = f"select * from ({typed}) as _p where {q(ds.partition_by)} is null"
+        else:
+            # one `= <month>` branch per month: DuckDB pushes an equality through the dataset's joins
+            # and aggregates (fct_bill.items reads one month of lines), not always an IN list
+            sql = " union all ".join(f"(select * from ({typed}) as _p where {q(ds.partition_by)} = {_literal(v)})"
+                                     for v in group)
+        df = widen_ints(fetch_frame(self.con, sql))
+        if group is None or len(group) == 1:
             return df
         return df.sort_values(ds.partition_by, kind="stable", ignore_index=True)
 
