@@ -7,12 +7,15 @@
 -- at every date (macros/batches.sql, credit_batch_customers), every customer at the dates not
 -- built yet and at the dates int_profit_value_classes re-ranked (its rows stamped since this
 -- model's last build), and drops the dates no longer in force. What rebuilds either input whole
--- rebuilds this model whole.
+-- rebuilds this model whole, and so does the monthly billing day (is_bulk_delivery, as for
+-- int_credit_scores): that night int_credit_scores re-scores nearly every customer, and the keyed
+-- batch (delete then insert of nearly every row) costs more than the whole join.
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('int_receivables') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
 -- depends_on: {{ ref('base_marketing__customers') }}
+-- depends_on: {{ ref('int_customer_versions') }}
 -- depends_on: {{ source('raw', 'dunning') }}
 -- depends_on: {{ source('raw', 'violation') }}
 {%- set extracts = ['bill', 'bill_item', 'payment', 'cust', 'cost', 'dunning', 'violation'] %}
@@ -21,6 +24,7 @@
     materialized=('table' if target.type == 'spark' else 'incremental'),
     incremental_strategy='append',
     on_schema_change='fail',
+    meta={'whole_on_bulk': {'extract': 'bill', 'share': 0.5}},
     pre_hook=[
         "{{ prepare_evaluation_date_batch(['bill', 'bill_item', 'payment', 'cust', 'cost', 'dunning', 'violation'], ['tariff'], 'select distinct evaluation_date from ' ~ ref('int_profit_value_classes') ~ ' where _loaded_at > ' ~ last_build_stamp()) }}",
         "{{ prepare_key_batch('cons_no', credit_batch_customers(), ['bill', 'bill_item', 'payment', 'cust', 'cost', 'dunning', 'violation'], ['tariff']) }}",
