@@ -47,11 +47,41 @@
     {%- set dates = changed_partition_dates(extract) -%}
     {%- if dates is none -%}
         {{ column }} in ({{ changed_partitions(extract) }})
-    {%- elif dates | length == 0 -%}
+    {%- else -%}
+        {{ date_list_filter(column, dates) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# `column in (cast('2025-01-25' as date), ...)`, or `false` for no dates. #}
+{% macro date_list_filter(column, dates) -%}
+    {%- if dates | length == 0 -%}
         false
     {%- else -%}
         {{ column }} in ({% for d in dates %}cast('{{ d }}' as date){{ ', ' if not loop.last }}{% endfor %})
     {%- endif -%}
+{%- endmacro %}
+
+{# fct_bill_line: the business dates of the lines already in {{ this }} whose bill header comes in
+   a bill partition loaded since the last build (a redelivered or corrected header, or a header
+   arriving after its lines), as 'YYYY-MM-DD' strings when executing incrementally, else none.
+   Those lines take the header's new month and customer; only these bill_item partitions need to
+   be read again. The monthly billing day delivers new bills whose lines come in the same night's
+   bill_item partitions: no date, and the 124 M delivered lines are not cleaned again to find
+   none (1 000 000 customers: 22.0 s → 4.9 s for the model's query alone, 101 s in the night). #}
+{% macro line_dates_of_changed_bills() -%}
+    {%- if execute and is_incremental() -%}
+        {%- set query -%}
+            select distinct cast(business_date as varchar) as business_date
+            from {{ this }}
+            where bill_id in (
+                select bill_id from {{ ref('base_marketing__bills') }}
+                where {{ partition_filter('_business_date', 'bill') }}
+            )
+            order by 1
+        {%- endset -%}
+        {{ return(run_query(query).columns[0].values() | map('string') | list) }}
+    {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}
 
 {% macro has_changed_partitions(extract) -%}

@@ -5,6 +5,8 @@
 -- latest business_date winning), and gives the same rows as a full refresh. A full refresh reads
 -- every line in raw (raw holds the partitions in force only: the loader replaces a redelivered
 -- one), the lines of re-delivered bills among them, so it needs no second pass over the bills.
+-- A night whose bill partitions (re)deliver headers of lines built before reads those lines'
+-- partitions again; the monthly billing day's new bills bring their lines in the same night.
 -- depends_on: {{ ref('base_marketing__bills') }}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
@@ -19,13 +21,18 @@ with batch as (
     select * from {{ ref('base_marketing__bill_items') }}
     where {{ partition_filter('_business_date', 'bill_item') }}
     {%- if is_incremental() and has_changed_partitions('bill') %}
+    {%- set header_line_dates = line_dates_of_changed_bills() %}
+    {%- if header_line_dates is none or header_line_dates | length > 0 %}
     union all
-    -- lines whose bill header was (re)delivered take its new month and customer
+    -- lines already built whose bill header was (re)delivered take its new month and customer:
+    -- only the partitions holding them are read (macros/incremental.sql, line_dates_of_changed_bills)
     select * from {{ ref('base_marketing__bill_items') }}
-    where bill_id in (
-        select bill_id from {{ ref('base_marketing__bills') }}
-        where {{ partition_filter('_business_date', 'bill') }}
-    )
+    where {% if header_line_dates is none %}true{% else %}{{ date_list_filter('_business_date', header_line_dates) }}{% endif %}
+        and bill_id in (
+            select bill_id from {{ ref('base_marketing__bills') }}
+            where {{ partition_filter('_business_date', 'bill') }}
+        )
+    {%- endif %}
     {%- endif %}
 ),
 
