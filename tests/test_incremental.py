@@ -142,17 +142,17 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     summary = _load(work_db, landing, "night2")
     assert len(summary.by_status("LOADED")) == len(HELD_BACK) + 2
     # the held-back bill partition bills 153 of 154 customers: a bulk delivery, which rebuilds
-    # int_credit_scores and int_credit_segments whole (macros/incremental.sql, is_bulk_delivery).
-    # The night is built twice: on a copy as it comes, and here with a share no delivery reaches,
-    # on the keyed batch path
+    # int_credit_scores, int_credit_segments and fct_arrears_snapshot whole (macros/incremental.sql,
+    # is_bulk_delivery). The night is built twice: on a copy as it comes, and here with a share no
+    # delivery reaches, on the keyed batch path
     bulk_db = tmp_path / "night2_bulk.duckdb"
     for suffix in ("", ".wal"):
         if Path(str(work_db) + suffix).exists():
             shutil.copy(str(work_db) + suffix, str(bulk_db) + suffix)
     _dbt(bulk_db, tmp_path / "night2_bulk")
-    for model in ("int_credit_scores", "int_credit_segments"):
+    for model in ("intermediate/int_credit_scores", "intermediate/int_credit_segments", "marts/core/fct_arrears_snapshot"):
         bulk_sql = (tmp_path / "night2_bulk" / "target" / "compiled" / "powercrm" / "models" /
-                    "intermediate" / f"{model}.sql").read_text(encoding="utf-8")
+                    f"{model}.sql").read_text(encoding="utf-8")
         assert "__batch" not in bulk_sql and "__dates" not in bulk_sql, f"{model}: not rebuilt whole"
     _dbt(work_db, tmp_path, "--vars", "{bulk_delivery_share: 2}")
     night2 = _snapshot(work_db)
@@ -162,7 +162,8 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
                   "marts/core/fct_bill.sql", "intermediate/int_sales_customer_months.sql",
                   "marts/profit/customer_profit_monthly.sql", "intermediate/int_credit_scores.sql",
                   "intermediate/int_credit_segments.sql", "intermediate/int_customer_months.sql",
-                  "marts/sales/sales_volume_monthly.sql", "marts/price/unit_price_monthly.sql"):
+                  "marts/sales/sales_volume_monthly.sql", "marts/price/unit_price_monthly.sql",
+                  "marts/core/fct_arrears_snapshot.sql"):
         assert "__batch" in (compiled / model).read_text(encoding="utf-8"), f"{model}: not a keyed batch"
     for model in ("stg_marketing__bills.sql", "stg_marketing__payments.sql", "stg_marketing__readings.sql"):
         sql = (compiled / "staging" / "marketing" / model).read_text(encoding="utf-8")

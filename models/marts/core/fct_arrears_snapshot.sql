@@ -15,7 +15,10 @@
 -- and the bills of customers whose master changed (macros/batches.sql, arrears_batch_keys), and
 -- every bill at the dates not built yet (a new data date); the dates no longer in force go (the
 -- previous data date when it was no month end). A redelivered bill, payment or cust partition
--- rebuilds it whole (macros/incremental.sql, is_redelivery).
+-- rebuilds it whole (macros/incremental.sql, is_redelivery), and so does the monthly billing day
+-- (is_bulk_delivery): that night's keyed batch holds nearly every customer's newest bill, and its
+-- delete and re-derivation cost more than the whole build (1 000 000 customers: 31.4 s on the
+-- billing night, 7.2 s for a whole build).
 -- depends_on: {{ ref('stg_meta__partitions') }}
 -- depends_on: {{ source('meta', 'load_log') }}
 -- depends_on: {{ ref('base_marketing__bills') }}
@@ -26,6 +29,7 @@
     materialized=('table' if target.type == 'spark' else 'incremental'),
     incremental_strategy='append',
     on_schema_change='fail',
+    meta={'whole_on_bulk': {'extract': 'bill', 'share': 0.5}},
     pre_hook=[
         "{{ prepare_period_batch('snapshot_date', 'select snapshot_date from ' ~ ref('int_snapshot_dates'), ['bill', 'payment', 'cust']) }}",
         "{{ prepare_key_batch('bill_id', arrears_batch_keys(), ['bill', 'payment', 'cust']) }}",
