@@ -16,20 +16,39 @@ having count(*) > 1
    writes (macros/incremental.sql, build_stamp); so a table the night did not touch has no row
    of tonight and costs one scan of its stamp column (the newest stamp in the table would be the
    last build's: after a full build, every row). Without `build_stamps`, the newest
-   `stamp_column` in the table. Tagged `new_rows` in the models' yml: a full check (first build,
-   rebuild, --full-check, the weekly check) runs the whole-table unique_combination (tagged
-   full_scan) instead. #}
+   `stamp_column` in the table. When at least half the rows are tonight's (a model rebuilt whole
+   inside the night), one grouping pass finds the same keys: those counted twice with a row of
+   tonight. Tagged `new_rows` in the models' yml: a full check (first build, rebuild,
+   --full-check, the weekly check) runs the whole-table unique_combination (tagged full_scan)
+   instead. #}
 {% test unique_combination_in_new_rows(model, combination, stamp_column='_loaded_at', build_stamps=none) %}
+{%- set tonight -%}
+    {%- if build_stamps is not none -%}
+    (select max(loaded_at) from {{ build_stamps }})
+    {%- else -%}
+    (select max({{ stamp_column }}) from {{ model }})
+    {%- endif -%}
+{%- endset -%}
+{#- most rows tonight's (a model rebuilt whole inside the night, e.g. on the monthly billing day:
+    macros/incremental.sql, is_bulk_delivery): one grouping pass over the table costs less than
+    looking up tonight's keys (1 000 000 customers, int_credit_scores: 7.5 s against 17–19 s) -#}
+{%- set mostly_new = false -%}
+{%- if execute -%}
+    {%- set share_query -%}
+        select count(*) filter (where {{ stamp_column }} = {{ tonight }}) * 2 >= count(*) from {{ model }}
+    {%- endset -%}
+    {%- set mostly_new = run_query(share_query).columns[0].values()[0] -%}
+{%- endif -%}
+{%- if mostly_new %}
+select {{ combination | join(', ') }}, count(*) as n_rows
+from {{ model }}
+group by {{ combination | join(', ') }}
+having count(*) > 1 and bool_or({{ stamp_column }} = {{ tonight }})
+{%- else %}
 with new_keys as (
     select distinct {{ combination | join(', ') }}
     from {{ model }}
-    where {{ stamp_column }} = (
-        {%- if build_stamps is not none %}
-        select max(loaded_at) from {{ build_stamps }}
-        {%- else %}
-        select max({{ stamp_column }}) from {{ model }}
-        {%- endif %}
-    )
+    where {{ stamp_column }} = {{ tonight }}
 )
 select {% for c in combination %}checked.{{ c }}, {% endfor %}count(*) as n_rows
 from {{ model }} as checked
@@ -39,6 +58,7 @@ where exists (
 )
 group by {% for c in combination %}checked.{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
 having count(*) > 1
+{%- endif %}
 {% endtest %}
 
 {# Every row satisfies the SQL expression. #}

@@ -191,14 +191,23 @@ models:
 """
 
 
-def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path: Path, monkeypatch) -> None:
+# old rows with keys of their own: tonight's rows (6) become the minority
+OLD_UNIQUE_ROWS = " union all ".join(f"select 'O{i}', 'x', 1" for i in range(8))
+
+
+@pytest.mark.parametrize("table, form", [
+    (NEW_ROWS_TABLE, "bool_or("),  # 6 of 11 rows are tonight's: one grouping pass
+    (f"{NEW_ROWS_TABLE} union all {OLD_UNIQUE_ROWS}", "exists ("),  # 6 of 19: tonight's keys looked up
+])
+def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path: Path, monkeypatch, table,
+                                                                        form) -> None:
     from dbt.cli.main import dbtRunner
 
     monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
     project = tmp_path / "project"
     shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
     shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
-    (project / "models" / "keyed.sql").write_text(NEW_ROWS_TABLE)
+    (project / "models" / "keyed.sql").write_text(table)
     (project / "models" / "keyed.yml").write_text(NEW_ROWS_YML)
     res = dbtRunner().invoke(["build", "--select", "keyed", "--project-dir", str(project),
                               "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
@@ -207,6 +216,9 @@ def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path
                 for r in res.result.results if r.node.resource_type == "test"}
     assert failures == {"unique_combination": ("fail", 4),  # D-old, D-new, D-two, (NULL, y)
                         "unique_combination_in_new_rows": ("fail", 3)}  # all but D-old
+    compiled = [p.read_text(encoding="utf-8")
+                for p in (tmp_path / "t" / "compiled").rglob("unique_combination_in_new_rows*.sql")]
+    assert len(compiled) == 1 and form in compiled[0]
 
 
 NEW_ROWS_BUILD_STAMP_YML = """
