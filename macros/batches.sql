@@ -62,23 +62,27 @@
     {%- endif %}
 {%- endmacro %}
 
-{# Months whose bills changed: the billing month of every delivered version of a bill of the
-   bill partitions loaded since the last build (a correction may move a bill to another month),
-   of the bills with lines of the bill_item partitions loaded since, and, for customers whose
-   master changed, the months of their bills whose month end the changed versions reach (the
-   version in force at a month end may differ; a customer's earliest version covers all time
-   before it). #}
+{# Months whose bills changed: the billing month of every version of a bill delivered in the
+   bill partitions loaded since the last build and of the version each replaced (a correction may
+   move a bill to another month; stg_marketing__bills__superseded, macros/incremental.sql), of the
+   bills with lines of the bill_item partitions loaded since (their month in fct_bill_line, built
+   tonight), and, for customers whose master changed, the months of their bills whose month end
+   the changed versions reach (the version in force at a month end may differ; a customer's
+   earliest version covers all time before it). Every part reads the night's partitions or rows,
+   none every delivered bill (1 000 000 customers, the billing day: 9.9 s → 2.0 s for the query
+   alone; 10–23 s in the pre-hook of each of the four models that ask before). #}
 {% macro changed_bill_months() -%}
     select billing_month as month from {{ ref('base_marketing__bills') }}
-    where bill_id in (
-        select bill_id from {{ ref('base_marketing__bills') }} where {{ partition_filter('_business_date', 'bill') }}
-    )
+    where {{ partition_filter('_business_date', 'bill') }}
+    {%- if has_changed_partitions('bill') %}
+    union all
+    select billing_month as month from {{ superseded_bills() }}
+    where _loaded_at > {{ last_build_stamp() }}
+    {%- endif %}
     {%- if has_changed_partitions('bill_item') %}
     union all
-    select billing_month as month from {{ ref('stg_marketing__bills') }}
-    where bill_id in (
-        select bill_id from {{ ref('base_marketing__bill_items') }} where {{ partition_filter('_business_date', 'bill_item') }}
-    )
+    select billing_month as month from {{ ref('fct_bill_line') }}
+    where {{ partition_filter('business_date', 'bill_item') }}
     {%- endif %}
     {%- if has_changed_partitions('cust') %}
     union all

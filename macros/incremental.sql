@@ -192,28 +192,49 @@
    whose new version then loses (an older business date) is still recorded: a key re-derived for
    nothing. A whole build starts the table afresh. #}
 {% macro superseded_payments(stg=none) -%}
-    {%- set stg = stg or ref('stg_marketing__payments') -%}
+    {{ superseded_relation(stg or ref('stg_marketing__payments')) }}
+{%- endmacro %}
+
+{# The same for bills (stg_marketing__bills' pre-hook): the rows in force for the bill_ids the
+   night's bill partitions deliver, i.e. the versions they replace, whose months must be
+   re-derived too (macros/batches.sql, changed_bill_months) without cleaning every delivered
+   bill again to find them (1 000 000 customers: 5.4 s for each of the four models that ask). #}
+{% macro superseded_bills(stg=none) -%}
+    {{ superseded_relation(stg or ref('stg_marketing__bills')) }}
+{%- endmacro %}
+
+{% macro superseded_relation(stg) -%}
     {{ stg.schema }}.{{ stg.identifier }}__superseded
 {%- endmacro %}
 
-{# stg_marketing__payments' pre-hook (its own relation is `this`: a ref would be a cycle) #}
 {% macro record_superseded_payments() -%}
+    {{ record_superseded(ref('base_marketing__payments'), 'pay_id', ['pay_id', 'bill_id', 'pay_time'], 'payment') }}
+{%- endmacro %}
+
+{% macro record_superseded_bills() -%}
+    {{ record_superseded(ref('base_marketing__bills'), 'bill_id', ['bill_id', 'cons_no', 'billing_month'], 'bill') }}
+{%- endmacro %}
+
+{# The pre-hook of a staging dedup table (its own relation is `this`: a ref would be a cycle):
+   `<this>__superseded` gets the rows in force for the keys of the changed partitions of
+   `extract`, stamped with the night's build stamp; a whole build starts it afresh. #}
+{% macro record_superseded(base, key, columns, extract) -%}
     {%- set empty -%}
-    {{ superseded_payments(this) }} as
-    select pay_id, bill_id, pay_time, _loaded_at from {{ ref('base_marketing__payments') }} where false
+    {{ superseded_relation(this) }} as
+    select {{ columns | join(', ') }}, _loaded_at from {{ base }} where false
     {%- endset -%}
     {%- if target.type == 'spark' -%}
     select 1
-    {%- elif not is_incremental() or builds_whole(['payment']) -%}
+    {%- elif not is_incremental() or builds_whole([extract]) -%}
     create or replace table {{ empty }}
     {%- else -%}
     create table if not exists {{ empty }};
-    {%- if has_changed_partitions('payment') %}
-    insert into {{ superseded_payments(this) }}
-    select pay_id, bill_id, pay_time, {{ build_stamp() }}
+    {%- if has_changed_partitions(extract) %}
+    insert into {{ superseded_relation(this) }}
+    select {{ columns | join(', ') }}, {{ build_stamp() }}
     from {{ this }}
-    where pay_id in (
-        select pay_id from {{ ref('base_marketing__payments') }} where {{ partition_filter('_business_date', 'payment') }}
+    where {{ key }} in (
+        select {{ key }} from {{ base }} where {{ partition_filter('_business_date', extract) }}
     )
     {%- endif %}
     {%- endif -%}

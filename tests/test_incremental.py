@@ -197,11 +197,13 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
 
     # and an old bill (2024-02) is corrected in a new partition: its month and, a year later,
     # the year-on-year rate of 2025-02 change (no other change reaches these months tonight);
-    # another one's header alone moves it to 2024-03: its lines, delivered on 2024-03-03 and not
-    # again, take the new month (fct_bill_line reads that partition again, and only that one)
+    # another one's header alone moves it from 2024-05 to 2024-06: its lines, delivered on
+    # 2024-06-03 and not again, take the new month (fct_bill_line reads that partition again, and
+    # only the partitions holding lines of tonight's headers), and 2024-05, which only the version
+    # it replaces names (stg_marketing__bills__superseded), is re-derived without the bill
     _new_partition(landing, "bill", "2025-05-03", "bill_id,cons_no,billing_month,bill_type,ref_bill_id,issue_date,due_date,kwh,"
              "amount,tariff_code\nB20240200000003,3100000003,2024-02,NORMAL,,2024-03-03,2024-03-23,2927.59,1992.86,"
-             "A-V380\nB20240200000004,3100000004,2024-03,NORMAL,,2024-03-03,2024-03-23,794.30,403.02,A-V380\n")
+             "A-V380\nB20240500000004,3100000004,2024-06,NORMAL,,2024-06-03,2024-06-23,1996.55,1013.05,A-V380\n")
     _new_partition(landing, "bill_item", "2025-05-03", "bill_id,item_no,item,tou_period,tier,fund_name,kwh,price,amount\n"
              "B20240200000003,1,ENERGY,ALL,1,,2927.59,0.672400,1968.51\n"
              "B20240200000003,2,FUND,,,大中型水库移民后期扶持基金,2927.59,0.008317,24.35\n")
@@ -217,7 +219,8 @@ def test_incremental_equals_full_refresh(tmp_path: Path) -> None:
     payment_sql = (compiled / "marts/core/fct_payment.sql").read_text(encoding="utf-8")
     assert "_business_date in (cast('2024-05-10' as date))" in payment_sql
     bill_line_sql = (compiled / "marts/core/fct_bill_line.sql").read_text(encoding="utf-8")
-    assert "union all" in bill_line_sql and "_business_date in (cast('2024-03-03' as date))" in bill_line_sql
+    assert "union all" in bill_line_sql
+    assert "_business_date in (cast('2024-03-03' as date), cast('2024-06-03' as date))" in bill_line_sql
 
     con = duckdb.connect(str(work_db), read_only=True)
     pay_ids = {r[0] for r in con.execute("select pay_id from core.fct_payment").fetchall()}

@@ -13,6 +13,7 @@
 -- depends_on: {{ ref('base_marketing__bill_items') }}
 -- depends_on: {{ ref('base_marketing__customers') }}
 -- depends_on: {{ ref('stg_marketing__bills') }}
+-- depends_on: {{ ref('fct_bill_line') }}
 {%- set extracts = ['bill', 'bill_item', 'cust'] %}
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),

@@ -11,6 +11,7 @@
 -- depends_on: {{ ref('base_marketing__bill_items') }}
 -- depends_on: {{ ref('base_marketing__customers') }}
 -- depends_on: {{ ref('stg_marketing__bills') }}
+-- depends_on: {{ ref('fct_bill_line') }}
 {%- set extracts = ['bill', 'bill_item', 'cust', 'cost'] %}
 {%- set any_change = ['tariff'] %}
 {{ config(
