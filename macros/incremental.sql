@@ -191,16 +191,16 @@
    the build). A row
    whose new version then loses (an older business date) is still recorded: a key re-derived for
    nothing. A whole build starts the table afresh. #}
-{% macro superseded_payments(stg=none) -%}
-    {{ superseded_relation(stg or ref('stg_marketing__payments')) }}
+{% macro superseded_payments() -%}
+    {{ superseded_relation(ref('stg_marketing__payments')) }}
 {%- endmacro %}
 
 {# The same for bills (stg_marketing__bills' pre-hook): the rows in force for the bill_ids the
    night's bill partitions deliver, i.e. the versions they replace, whose months must be
    re-derived too (macros/batches.sql, changed_bill_months) without cleaning every delivered
    bill again to find them (1 000 000 customers: 5.4 s for each of the four models that ask). #}
-{% macro superseded_bills(stg=none) -%}
-    {{ superseded_relation(stg or ref('stg_marketing__bills')) }}
+{% macro superseded_bills() -%}
+    {{ superseded_relation(ref('stg_marketing__bills')) }}
 {%- endmacro %}
 
 {% macro superseded_relation(stg) -%}
