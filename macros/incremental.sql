@@ -298,27 +298,28 @@
    one row per `key`, the latest delivery. A night reads only the rows of the changed partitions
    of `extract` and lets them compete with the rows in force for the same keys (the latest
    business_date wins, as in a full build); a whole build (full refresh, redelivery) reads every
-   delivered row. #}
+   delivered row, and ranks only the keys (macros/cleaning.sql, latest_per_key_whole: `relation`
+   is a base view carrying the raw row id). #}
 {% macro latest_per_key_incremental(relation, key, columns, extract) -%}
 {%- set whole = builds_whole([extract]) %}
 {%- set column_list = (columns + ['_business_date', '_record_no', '_loaded_at']) | join(', ') %}
+{%- if whole %}
+select {{ column_list }}
+from ({{ latest_per_key_whole(relation, [key]) }}) as _latest
+{%- else %}
 with delivered as (
     select {{ column_list }}
     from {{ relation }}
-    {%- if not whole %}
     where {{ partition_filter('_business_date', extract) }}
-    {%- endif %}
 ),
 
 candidates as (
     select * from delivered
-    {%- if not whole %}
     union all
     -- the rows in force for the same keys: a new row replaces them only when it is later
     select {{ column_list }}
     from {{ this }}
     where {{ key }} in (select {{ key }} from delivered)
-    {%- endif %}
 ),
 
 deduped as (
@@ -327,6 +328,7 @@ deduped as (
 
 select {{ column_list }}
 from deduped
+{%- endif %}
 {%- endmacro %}
 
 {# Models with one row per customer × evaluation date (int_credit_scores) or × month

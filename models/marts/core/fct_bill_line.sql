@@ -37,7 +37,12 @@ with batch as (
 ),
 
 lines as (
+    {%- if is_incremental() %}
     {{ latest_per_key('batch', ['bill_id', 'item_no']) }}
+    {%- else %}
+    -- a whole build: the window ranks only the keys, the wide rows stream past (macros/cleaning.sql)
+    {{ latest_per_key_whole(ref('base_marketing__bill_items'), ['bill_id', 'item_no']) }}
+    {%- endif %}
 ),
 
 bills as (

@@ -26,7 +26,11 @@ with touched as (
 readings as (
     select stg.*
     from {{ ref('stg_marketing__readings') }} as stg
+    {%- if is_incremental() %}
     inner join touched on stg.cons_no = touched.cons_no and stg.billing_month = touched.billing_month
+    {%- endif %}
+    -- a whole build reads every reading in force: each is a delivered row, so every customer-month
+    -- is touched, and the join would only cost a distinct over all delivered readings
 ),
 
 loaded as (

@@ -50,7 +50,12 @@ batch as (
 ),
 
 payments as (
+    {%- if is_incremental() %}
     {{ latest_per_key('batch', ['pay_id']) }}
+    {%- else %}
+    -- a whole build: the latest delivery per pay_id is stg_marketing__payments itself
+    select * from all_payments
+    {%- endif %}
 ),
 
 reversed as (

@@ -1,11 +1,9 @@
 -- Typed and cleaned rows of every loaded partition, duplicates and superseded deliveries
 -- still in: the incremental facts read the changed partitions from here; the stg_ model
 -- keeps the latest row per key.
-with source as (
-    select * from {{ source('raw', 'reading') }}
-),
-
-renamed as (
+-- `_raw_rowid` (DuckDB): the raw row's id, by which a whole build drops the superseded rows
+-- (macros/cleaning.sql, latest_per_key_whole).
+with renamed as (
     select
         {{ clean_text('reading_id') }} as reading_id,
         {{ clean_text('cons_no') }} as cons_no,
@@ -24,7 +22,8 @@ renamed as (
         _business_date,
         _record_no,
         _loaded_at
-    from source
+        {{- raw_rowid() }}
+    from {{ source('raw', 'reading') }}
 )
 
 select * from renamed
