@@ -120,9 +120,8 @@ def build(cfg: QualityConfig) -> Suite:
     for extract, table, parts in LOADED_KEYS:
         raw_cols = ", ".join(f"{_raw_part(r, k)} as k{i}" for i, (r, _, k) in enumerate(parts))
         core_cols = ", ".join(f"{_core_part(c, k)} as k{i}" for i, (_, c, k) in enumerate(parts))
-        on = " and ".join(f"loaded.k{i} = published.k{i}" for i in range(len(parts)))
-        key = "concat_ws('|', " + ", ".join(
-            f"cast(coalesce(loaded.k{i}, published.k{i}) as varchar)" for i in range(len(parts))) + ")"
+        ks = ", ".join(f"k{i}" for i in range(len(parts)))
+        key = "concat_ws('|', " + ", ".join(f"cast(k{i} as varchar)" for i in range(len(parts))) + ")"
         first_raw = norm_sql(f'"{parts[0][0]}"')
         short = table.split(".")[-1]
         keys = " × ".join(c for _, c, _ in parts)
@@ -137,19 +136,30 @@ def build(cfg: QualityConfig) -> Suite:
             never_loaded = "SCOPE_FULL"
         else:
             loaded_scope = published_scope = never_loaded = "true"
-        # distinct keys on both sides, joined part by part (no string building for 10^6 rows)
+        # the keys of both sides in one grouping, part by part (no string building for 10^6 rows):
+        # one hash table of the keys, where two distincts and a full outer join of them built
+        # three (1 000 000 customers, bill lines: 77 s of the full check before)
         s.query(f"{short}.loaded", table, f"""
             with loaded as (
-                select distinct {raw_cols} from raw.{extract}
+                select {raw_cols} from raw.{extract}
                 where coalesce({first_raw}, '') <> '' and {loaded_scope}
             ),
-            published as (select distinct {core_cols} from {table} where {published_scope})
+            published as (select {core_cols} from {table} where {published_scope}),
+            sides as (
+                select {ks}, true as is_loaded, false as is_published from loaded
+                union all
+                select {ks}, false as is_loaded, true as is_published from published
+            ),
+            keys as (
+                select {ks}, bool_or(is_loaded) as is_loaded, bool_or(is_published) as is_published
+                from sides group by {ks}
+            )
             select
                 {key} as key,
-                case when published.k0 is null then 'loaded, missing in {table}'
+                case when not is_published then 'loaded, missing in {table}'
                      else 'in {table}, never loaded' end as problem
-            from loaded full outer join published on {on}
-            where (loaded.k0 is null and {never_loaded}) or published.k0 is null
+            from keys
+            where (not is_loaded and {never_loaded}) or not is_published
             order by 1
         """, {f"raw.{extract}": [r for r, _, _ in parts], table: [c for _, c, _ in parts]},
             violations=True).expect(
