@@ -104,7 +104,7 @@ where not exists (
 {%- else %}
 -- a whole build writes the rows by month, then customer: the zone maps of both prune an analyst's
 -- month or one customer's history (bench/queries/08_customer_history.sql at 1 000 000 customers:
--- 47 of 215 row groups read instead of all; the sort costs ≈ 4 CPU-s of a 26 s write). Nights
--- append their few rows after them.
+-- 47 of 215 row groups read instead of all, 0.209 → 0.056 s; the sort costs 13.5 s of the whole
+-- build's 38.6 s). Nights append their few rows after them.
 order by pay_month, cons_no
 {%- endif %}
