@@ -116,8 +116,9 @@
     {{ latest_per_key(relation, key_columns) }}
 {%- endmacro %}
 
-{# `select *{{ raw_rowid() }} from {{ source(...) }}` in a base view: the raw row's id, which
-   `latest_per_key_whole` drops duplicates by (DuckDB's rowid; Spark has none). #}
+{# `select …, _loaded_at{{- raw_rowid() }} from {{ source(...) }}` in a base view (after its last
+   column, reading the raw table itself, not a CTE): the raw row's id, by which
+   `latest_per_key_whole` drops the later deliveries (DuckDB's rowid; Spark has none: nothing). #}
 {% macro raw_rowid() -%}
     {{ return(adapter.dispatch('raw_rowid', 'powercrm')()) }}
 {%- endmacro %}
