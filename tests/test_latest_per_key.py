@@ -69,7 +69,8 @@ def work(tmp_path_factory):
     write_two_files(landing, "payment", "2024-03-05", [*payment("x").keys()],
                     [payment("P1", "10.76"), payment("P2", "20.00")], [payment("P1", "10.76")])
     write_partition(landing, "payment", "2024-03-06", [payment("P2", "25.00")])
-    db = build_warehouse(tmp, landing, ["fct_bill_line", "stg_marketing__bills", "stg_marketing__payments"],
+    db = build_warehouse(tmp, landing, ["fct_bill_line", "stg_marketing__bill_items", "stg_marketing__bills",
+                                        "stg_marketing__payments"],
                          command="run")
     con = duckdb.connect(str(db), read_only=True)
     yield con
@@ -86,6 +87,14 @@ def test_bill_lines_one_row_per_key_the_latest_wins(work):
         ("B1", 3, 5.0, 2.69, "2024-03-03"),
         ("B2", 1, 20.0, 10.76, "2024-03-03"),
     ]
+
+
+def test_the_bill_items_view_holds_the_same_lines(work):
+    got = work.execute("select bill_id, item_no, quantity, amount_yuan, _business_date "
+                       "from staging.stg_marketing__bill_items order by 1, 2").fetchall()
+    want = work.execute("select bill_id, item_no, quantity, amount_yuan, business_date "
+                        "from core.fct_bill_line order by 1, 2").fetchall()
+    assert len(got) == 4 and got == want
 
 
 def test_bills_one_row_per_key_the_latest_wins(work):
