@@ -496,3 +496,25 @@ def _load_big_payment_files(con, tmp_path):
         (date(2024, 3, 6), 1, "unparseable number amount=x"), (date(2024, 3, 6), 131_073, "unparseable number amount=x"),
         (date(2024, 3, 9), 269_999, "unparseable number amount=x")]
     check_accounting(con)
+
+
+def test_a_partition_that_would_overfill_the_batch_starts_the_next(con, tmp_path, monkeypatch):
+    """A batch holds at most BATCH_ROWS rows of batched-read partitions: one that would take it
+    beyond starts the next batch (so two big gzipped files share a read, one per core, and no
+    batch grows by a whole big file beyond the limit). Rows 40, 40, 40, 90 with a limit of 100:
+    batches [40, 40], [40], [90] (by hand); every row is still loaded once."""
+    monkeypatch.setattr(loader, "BATCH_ROWS", 100)
+    reads: list[list[str]] = []
+    real = loader._read_planned
+    monkeypatch.setattr(loader, "_read_planned", lambda con_, planned, *a: reads.append(
+        [p.partition.business_date.isoformat() for p in planned]) or real(con_, planned, *a))
+    header = "pay_id,cons_no,bill_id,pay_time,channel,amount,penalty_amount,reversal_of\n"
+    for day, n in {"2024-03-05": 40, "2024-03-06": 40, "2024-03-07": 40, "2024-03-08": 90}.items():
+        write_partition(tmp_path, "payment", day, fmt="csv.gz", raw_text=header + "".join(
+            f"{day[-2:]}-{i},3100000001,,2024-03-05 10:00:00,WECHAT,1.00,,\n" for i in range(1, n + 1)))
+    s = load(con, tmp_path)
+    assert reads == [["2024-03-05", "2024-03-06"], ["2024-03-07"], ["2024-03-08"]]
+    assert [(r.status, r.rows_loaded) for r in s.results] == [("LOADED", 40), ("LOADED", 40), ("LOADED", 40),
+                                                               ("LOADED", 90)]
+    assert con.execute("select count(*), count(distinct pay_id) from raw.payment").fetchone() == (210, 210)
+    check_accounting(con)

@@ -536,9 +536,16 @@ def _flush_records(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
         con.unregister("_load_log")
 
 
-# a batch is checked, written and committed in one transaction once it holds this many partitions or rows
+# a batch is checked, written and committed in one transaction once it holds this many partitions or rows.
+# A partition whose files are read batched (_Planned: its manifest's row count is known before
+# any read) that would take the batch beyond BATCH_ROWS starts the next batch instead. A gzipped
+# file is read, and its rows checked, by ONE thread: a batch needs two big files to use both
+# cores (1 000 000 customers: a billing day's bill_item file holds ≈ 5 M rows; with batches
+# "up to 5 M rows, then flush" each such file was read alone, on one core; measured on six
+# bill_item days, 19.5 M rows: 43.6 → 30.4 s). The stage of 10 M bill lines peaks at ≈ 2.9 GiB
+# RSS, within the loader's memory limit (it spills beyond).
 BATCH_PARTITIONS = 250
-BATCH_ROWS = 5_000_000
+BATCH_ROWS = 10_000_000
 
 
 def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
@@ -631,6 +638,8 @@ def load_landing(con: duckdb.DuckDBPyConnection, landing: Path, run_id: str,
                 else:
                     try:
                         pl = _plan_partition(part, seq, replace=prev is not None)
+                        if pl is not None and batch_rows and batch_rows + pl.expected_rows > BATCH_ROWS:
+                            flush()  # this partition would take the batch beyond BATCH_ROWS: it starts the next
                         st = pl or _stage_partition(con, part, seq, tmpdir, replace=prev is not None, files=files)
                     except RejectedPartition as e:
                         batch.append((part, PartitionResult(part, "REJECTED", message=str(e))))

@@ -92,14 +92,17 @@ class Dialect:
     def not_in(self, expr: str, values: list[str]) -> str:
         """`expr` is none of the (non-empty list of) literal values.
 
-        DuckDB: `list_has_any` of a constant list and a one-element list, not `not in (…)`. DuckDB
-        rewrites an IN list of five or more constants (and `list_contains` of one) into a MARK
-        join against the list; with a join in the plan the insert of the loader's multi-threaded
-        read no longer keeps the rows in insertion order, by which the loader numbers the records
-        (loader.py, _rec_no; measured: files interleaved). `list_has_any` stays a projection."""
+        DuckDB: `list_position` in a constant list is NULL, not `not in (…)`. DuckDB rewrites an
+        IN list of five or more constants (and `list_contains` of one) into a MARK join against
+        the list; with a join in the plan the insert of the loader's multi-threaded read no
+        longer keeps the rows in insertion order, by which the loader numbers the records
+        (loader.py, _rec_no; measured: files interleaved). `list_position` stays a projection,
+        and costs a third of `list_has_any([…], [expr])`, which builds a list for every row
+        (9.8 M bill lines, two threads: 0.26 s against 0.70 s a column). A NULL `expr` is "none
+        of them" here, as before; reason_sql pairs the test with the value being present."""
         items = ", ".join(self.lit(v) for v in values)
         if self.name == "duckdb":
-            return f"not list_has_any([{items}], [{expr}])"
+            return f"list_position([{items}], {expr}) is null"
         return f"{expr} not in ({items})"
 
     def is_ascii(self, expr: str) -> str:
