@@ -541,9 +541,9 @@ def _flush_records(con: duckdb.DuckDBPyConnection, rows: list[list]) -> None:
 # any read) that would take the batch beyond BATCH_ROWS starts the next batch instead. A gzipped
 # file is read, and its rows checked, by ONE thread: a batch needs two big files to use both
 # cores (1 000 000 customers: a billing day's bill_item file holds ≈ 5 M rows; with batches
-# "up to 5 M rows, then flush" each such file was read alone, on one core; measured on six
-# bill_item days, 19.5 M rows: 43.6 → 30.4 s). The stage of 10 M bill lines peaks at ≈ 2.9 GiB
-# RSS, within the loader's memory limit (it spills beyond).
+# "up to 5 M rows, then flush" each such file was read alone, on one core; the 119 M bill lines
+# loaded alone, same machine: 286.3 → 218.8 s, peak RSS 3.91 → 4.04 GiB; docs/benchmarks.md).
+# The stage stays within the loader's memory limit (it spills beyond).
 BATCH_PARTITIONS = 250
 BATCH_ROWS = 10_000_000
 
