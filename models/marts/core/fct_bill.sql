@@ -107,3 +107,11 @@ select
 from billed
 -- the customer's attributes in force at the end of the billing month (macros/customer_attributes.sql)
 {{ join_version_at_month_end('versions', 'billed.cons_no', 'billed.billing_month') }}
+{%- if not is_incremental() %}
+-- a whole build writes the bills by month, then customer, as fct_payment: the zone maps prune an
+-- analyst's month or one customer's bills (1 000 000 customers, the bills part of
+-- bench/queries/08_customer_history.sql on a copy of the published table: 47 of 200 row groups
+-- read instead of all, 0.37 → 0.09 s median of 5 cold connections; the sorted copy took 45.3 s
+-- against 24.5 s). Nights append their re-derived bills after them.
+order by billing_month, cons_no
+{%- endif %}
