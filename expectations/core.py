@@ -136,30 +136,39 @@ def build(cfg: QualityConfig) -> Suite:
             never_loaded = "SCOPE_FULL"
         else:
             loaded_scope = published_scope = never_loaded = "true"
-        # the keys of both sides in one grouping, part by part (no string building for 10^6 rows):
-        # one hash table of the keys, where two distincts and a full outer join of them built
-        # three (1 000 000 customers, bill lines: 77 s of the full check before)
+        # both sides' keys in one grouping by a 64-bit hash of the key (a hash table of integers:
+        # 1 000 000 customers, bill lines: 26 s where grouping the text keys took 56 s and two
+        # distincts and a full outer join 77 s); only the few hashes seen on one side are looked up
+        # again as keys. A lost key could hide only behind another key of the same hash: at 119 M
+        # keys, odds of about 1 in 10^11 per lost key. `loaded` and `published` are read again
+        # (not materialized) only when `odd` holds a hash: empty, the join does not scan them.
         s.query(f"{short}.loaded", table, f"""
-            with loaded as (
+            with loaded as not materialized (
                 select {raw_cols} from raw.{extract}
                 where coalesce({first_raw}, '') <> '' and {loaded_scope}
             ),
-            published as (select {core_cols} from {table} where {published_scope}),
+            published as not materialized (select {core_cols} from {table} where {published_scope}),
             sides as (
-                select {ks}, true as is_loaded, false as is_published from loaded
+                select hash({ks}) as _h, true as is_loaded, false as is_published from loaded
                 union all
-                select {ks}, false as is_loaded, true as is_published from published
+                select hash({ks}) as _h, false as is_loaded, true as is_published from published
+            ),
+            odd as materialized (
+                select _h, bool_or(is_loaded) as is_loaded, bool_or(is_published) as is_published
+                from sides group by _h
+                having (not bool_or(is_loaded) and {never_loaded}) or not bool_or(is_published)
             ),
             keys as (
-                select {ks}, bool_or(is_loaded) as is_loaded, bool_or(is_published) as is_published
-                from sides group by {ks}
+                select distinct {ks}, 'loaded, missing in {table}' as problem
+                from loaded join odd on hash({ks}) = odd._h
+                where not odd.is_published
+                union all
+                select distinct {ks}, 'in {table}, never loaded' as problem
+                from published join odd on hash({ks}) = odd._h
+                where not odd.is_loaded
             )
-            select
-                {key} as key,
-                case when not is_published then 'loaded, missing in {table}'
-                     else 'in {table}, never loaded' end as problem
+            select {key} as key, problem
             from keys
-            where (not is_loaded and {never_loaded}) or not is_published
             order by 1
         """, {f"raw.{extract}": [r for r, _, _ in parts], table: [c for _, c, _ in parts]},
             violations=True).expect(

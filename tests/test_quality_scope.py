@@ -392,3 +392,38 @@ def test_incremental_night_finds_a_reading_missing_from_the_fact(tmp_path: Path)
     r = result(run_quality(db, "r2", config=CFG, full_check=True), "fct_consumption.rows_match_loaded")
     assert [(e["key"], e["problem"]) for e in r["examples"]] == [
         ("C3|2024-03", "in core.fct_consumption, never loaded")]
+
+
+# fct_bill_line.rows_match_loaded, whose key is a text and a number: the raw lines as delivered
+# (padded, full-width digits, a line delivered twice); B3's second line is lost on the way to the
+# fact and a line 3 of B6 is in the fact but was never loaded
+BILL_LINES_SQL = """
+create schema if not exists raw;
+create table raw.bill_item (bill_id varchar, item_no varchar, _business_date date);
+insert into raw.bill_item values
+    ('B1', '1', '2024-02-03'), ('B1', '2', '2024-02-03'), ('B2', '1', '2024-02-03'), ('B2', '2', '2024-02-03'),
+    ('B3', '1', '2024-03-03'), ('B3', '2', '2024-03-03'), ('B4', '1', '2024-03-03'), ('B4', ' ２', '2024-03-03'),
+    ('B4', '2', '2024-03-03'),
+    (' B5', '1', '2024-04-03'), ('B5', '2 ', '2024-04-03'), ('Ｂ6', '1', '2024-04-03'), ('B6', '2', '2024-04-03');
+delete from core.fct_bill_line where bill_id = 'B3' and item_no = 2;
+insert into core.fct_bill_line values ('B6', 3, '2024-03-01', 'FUND', 0.00, '2024-04-05');
+"""
+
+
+def test_full_check_matches_the_bill_lines_with_the_loaded_lines_both_ways(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "work.duckdb", SCOPE_SQL, BILL_LINES_SQL)
+    r = result(run_quality(db, "r2", config=CFG, full_check=True), "fct_bill_line.rows_match_loaded")
+    assert (r["status"], r["failing_rows"]) == ("fail", 2)
+    assert [(e["key"], e["problem"]) for e in r["examples"]] == [
+        ("B3|2", "loaded, missing in core.fct_bill_line"),
+        ("B6|3", "in core.fct_bill_line, never loaded")]
+    # tonight (r2 loaded the lines of 2024-04-03: B5, B6) neither is seen: B3 was loaded by r1, and
+    # a line never loaded is a full check's finding
+    r = result(run_quality(db, "r2", config=CFG, full_check=False), "fct_bill_line.rows_match_loaded")
+    assert (r["status"], r["failing_rows"]) == ("pass", 0)
+    # all lines in place: nothing to report, the line delivered twice (B4|2) counts once
+    db = make_db(tmp_path / "ok.duckdb", SCOPE_SQL, BILL_LINES_SQL,
+                 "insert into core.fct_bill_line values ('B3', 2, '2024-02-01', 'FUND', 2.00, '2024-03-03')",
+                 "delete from core.fct_bill_line where bill_id = 'B6' and item_no = 3")
+    r = result(run_quality(db, "r2", config=CFG, full_check=True), "fct_bill_line.rows_match_loaded")
+    assert (r["status"], r["failing_rows"]) == ("pass", 0)
