@@ -207,6 +207,35 @@ def dbt_project() -> Path:
     return Path(os.environ.get("POWERCRM_DBT_PROJECT_DIR") or ROOT)
 
 
+PROJECT_PATHS = ("dbt_project.yml", "packages.yml", "dependencies.yml", "models", "macros", "seeds",
+                 "data-tests", "analyses", "snapshots", "profiles", "dbt_packages")
+
+
+def frozen_commit(src: Path) -> str | None:
+    """The commit of `src` when it is a git checkout (a worktree frozen for a bench run) whose dbt
+    project files have no uncommitted change; None for anything else (a candidate change)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(src), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != src.resolve():
+            return None
+        if git("status", "--porcelain", "--", *PROJECT_PATHS):
+            return None
+        return git("rev-parse", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def is_candidate(r: dict) -> bool:
+    """Whether a run benchmarked a candidate dbt project rather than the repository's (at some
+    commit): another folder with changes of its own, or an added memory_limit."""
+    proj = r.get("dbt_project") or {}
+    if proj.get("source") in (None, str(ROOT)):
+        return False
+    return not proj.get("commit") or bool(proj.get("memory_limit"))
+
+
 def candidate_project(src: Path, dst: Path, memory_limit: str | None) -> Path:
     """A copy of the dbt project `src` (optionally with a DuckDB memory_limit in its profile) for
     `powercrm run` to use through POWERCRM_DBT_PROJECT_DIR: benchmark a change before it is merged."""
@@ -540,8 +569,7 @@ def summary(results: Path) -> str:
             r = json.loads(p.read_text())
         except ValueError:
             continue
-        cand = (r.get("dbt_project") or {}).get("source") not in (None, str(ROOT))
-        if r.get("full", {}).get("pipeline_seconds") and not cand:  # candidate projects are not the project
+        if r.get("full", {}).get("pipeline_seconds") and not is_candidate(r):
             runs[r["customers"]] = r | {"_file": p.name}
     L = ["# PowerCRM benchmark: scaling (latest run of each size)\n",
          "Seconds per million bill lines (bill_item rows): constant across sizes means linear growth.\n",
@@ -566,7 +594,8 @@ def summary(results: Path) -> str:
                  f"{fs(f['pipeline_seconds'] / (lines / 1e6)) if lines else '–'} | {fs(fl)} | "
                  f"{fr(ratio(f['pipeline_seconds'], fl))} | {fb(f.get('peak_rss_bytes'))} | {fs(inc)} | {fs(worst)} | "
                  f"{fr(sp, 2)} | {load_mean(r['machine'])} | {r['_file']}"
-                 + (f" (dbt memory_limit {r['dbt_project']['memory_limit']})" if r.get("dbt_project") else "") + " |")
+                 + (f" (dbt memory_limit {r['dbt_project']['memory_limit']})"
+                    if (r.get("dbt_project") or {}).get("memory_limit") else "") + " |")
     L.append("\nA machine load above the 2 cores means other work shared the CPU: those timings are inflated "
              "(the 200 000 run of 14:28 took 1 982 s under a load of 8, the same landing 595 s under 2.6).")
     return "\n".join(L) + "\n"
@@ -661,10 +690,12 @@ def main(argv: list[str] | None = None) -> int:
         src = (args.dbt_project or ROOT).resolve()
         proj = candidate_project(src, work / "dbt_project", args.duckdb_memory_limit)
         os.environ["POWERCRM_DBT_PROJECT_DIR"] = str(proj)
-        r["dbt_project"] = {"source": str(src), "memory_limit": args.duckdb_memory_limit}
+        commit = frozen_commit(src)
+        r["dbt_project"] = {"source": str(src), "memory_limit": args.duckdb_memory_limit, "commit": commit}
         r["notes"].append(f"dbt project: a copy of {src}" + (
             f" with DuckDB memory_limit {args.duckdb_memory_limit}" if args.duckdb_memory_limit else "")
-            + " (not the repository's project as committed)")
+            + (f" (a clean checkout of commit {commit[:7]})" if commit
+               else " (not the repository's project as committed)"))
     say(f"{size}: {customers:,} customers × {args.months} months in {work}; machine "
         f"{r['machine']['cores']} cores, {fb(r['machine']['memory_bytes'])}, load average "
         f"{r['machine']['loadavg_start'][0]:.1f}")
