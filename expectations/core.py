@@ -140,8 +140,9 @@ def build(cfg: QualityConfig) -> Suite:
         # 1 000 000 customers, bill lines: 26 s where grouping the text keys took 56 s and two
         # distincts and a full outer join 77 s); only the few hashes seen on one side are looked up
         # again as keys. A lost key could hide only behind another key of the same hash: at 119 M
-        # keys, odds of about 1 in 10^11 per lost key. `loaded` and `published` are read again
-        # (not materialized) only when `odd` holds a hash: empty, the join does not scan them.
+        # keys, odds of about 1 in 10^11 per lost key. `loaded` and `published` are not
+        # materialized: the look-up reads them again, joined to the few hashes of `odd` (with `odd`
+        # empty the whole query took 26.0 s against 27.1 s for the grouping alone).
         s.query(f"{short}.loaded", table, f"""
             with loaded as not materialized (
                 select {raw_cols} from raw.{extract}

@@ -42,7 +42,7 @@ def test_a_clean_checkout_is_frozen_at_its_commit_a_changed_one_is_not(tmp_path:
     assert run_bench.frozen_commit(tmp_path / "plain") is None  # not a checkout at all
 
 
-def test_only_runs_of_the_repository_project_are_summarised(tmp_path: Path) -> None:
+def test_only_runs_of_the_repository_project_are_summarised() -> None:
     root = str(run_bench.ROOT)
     assert not run_bench.is_candidate({})
     assert not run_bench.is_candidate({"dbt_project": {"source": root, "memory_limit": "6GB"}})
