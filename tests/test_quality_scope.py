@@ -221,6 +221,53 @@ def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path
     assert len(compiled) == 1 and form in compiled[0]
 
 
+UNIQUE_YML = """
+version: 2
+models:
+  - name: keyed
+    columns:
+      - name: cons_no
+        data_tests: [unique]
+      - name: part
+        data_tests: [unique]
+    data_tests:
+      - unique_combination:
+          arguments:
+            combination: [cons_no, part]
+"""
+
+
+def test_the_key_tests_find_the_repeated_keys_through_a_hash_of_the_key(tmp_path: Path, monkeypatch) -> None:
+    """dbt's `unique` (overridden for DuckDB) and `unique_combination` group a 64-bit hash of the
+    key first (macros/generic_tests.sql, repeated_keys) and still return exactly the repeated keys."""
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
+    (project / "models" / "keyed.sql").write_text(NEW_ROWS_TABLE)
+    (project / "models" / "keyed.yml").write_text(UNIQUE_YML)
+    res = dbtRunner().invoke(["build", "--select", "keyed", "--project-dir", str(project),
+                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
+                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
+    tests = {r.node.name: r for r in res.result.results if r.node.resource_type == "test"}
+    assert {name: (str(r.status), r.failures) for name, r in tests.items()} == {
+        "unique_combination_keyed_cons_no__part": ("fail", 4),  # D-old, D-new, D-two, (NULL, y)
+        "unique_keyed_cons_no": ("fail", 3),  # D-old, D-new, D-two; NULL is no value
+        "unique_keyed_part": ("fail", 2),  # x eight times, y twice; z once
+    }
+    con = duckdb.connect(str(tmp_path / "work.duckdb"))  # (dbt's connection is still open in this process)
+    try:
+        for name, expected in (("unique_keyed_part", [("x", 8), ("y", 2)]),
+                               ("unique_keyed_cons_no", [("D-new", 2), ("D-old", 2), ("D-two", 2)])):
+            sql = tests[name].node.compiled_code
+            assert "hash(" in sql, "the DuckDB override of dbt's unique test is not in force"
+            assert sorted(con.execute(sql).fetchall()) == expected
+    finally:
+        con.close()
+
+
 NEW_ROWS_BUILD_STAMP_YML = """
 version: 2
 models:
