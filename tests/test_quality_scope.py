@@ -167,6 +167,24 @@ def test_the_full_scan_exclusion_selects_right_and_tolerates_no_tagged_test(tmp_
     assert _dbt_ls(project, tmp_path / "s6", full_check=False) == every
 
 
+def _build_keyed(tmp_path: Path, monkeypatch, models: dict[str, str]) -> list:
+    """`dbt build` of the fixture project with the project's generic tests and `models` (file name
+    -> text) added; -> the run's results (models and their tests)."""
+    from dbt.cli.main import dbtRunner
+
+    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
+    for name, text in models.items():
+        (project / "models" / name).write_text(text)
+    selected = sorted({Path(name).stem for name in models})
+    res = dbtRunner().invoke(["build", "--select", *selected, "--project-dir", str(project),
+                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
+                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
+    return res.result.results
+
+
 # a table built by two runs: stamp 1 is an earlier night, stamp 2 tonight's build
 NEW_ROWS_TABLE = """
 select * from (values
@@ -201,19 +219,9 @@ OLD_UNIQUE_ROWS = " union all ".join(f"select 'O{i}', 'x', 1" for i in range(8))
 ])
 def test_unique_in_new_rows_finds_every_duplicate_with_a_row_of_tonight(tmp_path: Path, monkeypatch, table,
                                                                         form) -> None:
-    from dbt.cli.main import dbtRunner
-
-    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
-    project = tmp_path / "project"
-    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
-    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
-    (project / "models" / "keyed.sql").write_text(table)
-    (project / "models" / "keyed.yml").write_text(NEW_ROWS_YML)
-    res = dbtRunner().invoke(["build", "--select", "keyed", "--project-dir", str(project),
-                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
-                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
+    results = _build_keyed(tmp_path, monkeypatch, {"keyed.sql": table, "keyed.yml": NEW_ROWS_YML})
     failures = {r.node.name.split("_keyed_")[0]: (str(r.status), r.failures)
-                for r in res.result.results if r.node.resource_type == "test"}
+                for r in results if r.node.resource_type == "test"}
     assert failures == {"unique_combination": ("fail", 4),  # D-old, D-new, D-two, (NULL, y)
                         "unique_combination_in_new_rows": ("fail", 3)}  # all but D-old
     compiled = [p.read_text(encoding="utf-8")
@@ -240,18 +248,8 @@ models:
 def test_the_key_tests_find_the_repeated_keys_through_a_hash_of_the_key(tmp_path: Path, monkeypatch) -> None:
     """dbt's `unique` (overridden for DuckDB) and `unique_combination` group a 64-bit hash of the
     key first (macros/generic_tests.sql, repeated_keys) and still return exactly the repeated keys."""
-    from dbt.cli.main import dbtRunner
-
-    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
-    project = tmp_path / "project"
-    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
-    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
-    (project / "models" / "keyed.sql").write_text(NEW_ROWS_TABLE)
-    (project / "models" / "keyed.yml").write_text(UNIQUE_YML)
-    res = dbtRunner().invoke(["build", "--select", "keyed", "--project-dir", str(project),
-                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
-                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
-    tests = {r.node.name: r for r in res.result.results if r.node.resource_type == "test"}
+    results = _build_keyed(tmp_path, monkeypatch, {"keyed.sql": NEW_ROWS_TABLE, "keyed.yml": UNIQUE_YML})
+    tests = {r.node.name: r for r in results if r.node.resource_type == "test"}
     assert {name: (str(r.status), r.failures) for name, r in tests.items()} == {
         "unique_combination_keyed_cons_no__part": ("fail", 4),  # D-old, D-new, D-two, (NULL, y)
         "unique_keyed_cons_no": ("fail", 3),  # D-old, D-new, D-two; NULL is no value
@@ -286,19 +284,10 @@ models:
 ])
 def test_unique_in_new_rows_reads_tonights_stamp_from_the_build_stamps(tmp_path: Path, monkeypatch, build_stamp,
                                                                        expected) -> None:
-    from dbt.cli.main import dbtRunner
-
-    monkeypatch.setenv("POWERCRM_WORK_DB", str(tmp_path / "work.duckdb"))
-    project = tmp_path / "project"
-    shutil.copytree(FIXTURE_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
-    shutil.copy(Path(__file__).resolve().parents[1] / "macros" / "generic_tests.sql", project / "macros")
-    (project / "models" / "keyed.sql").write_text(NEW_ROWS_TABLE)
-    (project / "models" / "stamps.sql").write_text(f"select {build_stamp} as loaded_at union all select 1")
-    (project / "models" / "keyed.yml").write_text(NEW_ROWS_BUILD_STAMP_YML)
-    res = dbtRunner().invoke(["build", "--select", "keyed", "stamps", "--project-dir", str(project),
-                              "--profiles-dir", str(project / "profiles"), "--target-path", str(tmp_path / "t"),
-                              "--log-path", str(tmp_path / "l"), "--log-level", "none"])
-    failures = [(str(r.status), r.failures) for r in res.result.results if r.node.resource_type == "test"]
+    results = _build_keyed(tmp_path, monkeypatch, {
+        "keyed.sql": NEW_ROWS_TABLE, "stamps.sql": f"select {build_stamp} as loaded_at union all select 1",
+        "keyed.yml": NEW_ROWS_BUILD_STAMP_YML})
+    failures = [(str(r.status), r.failures) for r in results if r.node.resource_type == "test"]
     assert failures == [expected]
 
 
