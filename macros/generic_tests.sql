@@ -20,38 +20,31 @@
    warm; docs/benchmarks.md). NULL keys: a group of their own, as in `group by`
    (`skip_nulls`: left out, as dbt's `unique` does). #}
 {% macro repeated_keys(model, columns, key_alias=none, count_alias='n_rows', skip_nulls=false) %}
-    {{ return(adapter.dispatch('repeated_keys', 'powercrm')(model, columns, key_alias, count_alias, skip_nulls)) }}
+    {%- set keys = columns | join(', ') %}
+    {%- set where %}{% if skip_nulls %}{% for c in columns %}{{ c }} is not null and {% endfor %}{% endif %}true{% endset %}
+    {%- set counted %}select {{ keys }}{% if key_alias %} as {{ key_alias }}{% endif %}, count(*) as {{ count_alias }}{% endset %}
+    {{ return(adapter.dispatch('repeated_keys', 'powercrm')(model, keys, where, counted)) }}
 {% endmacro %}
 
-{% macro default__repeated_keys(model, columns, key_alias, count_alias, skip_nulls) %}
-{%- set keys = columns | join(', ') %}
-{%- set not_null %}{% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}{% endset %}
+{% macro default__repeated_keys(model, keys, where, counted) %}
 with repeated_hashes as (
     select hash({{ keys }}) as _key_hash
     from {{ model }}
-    {%- if skip_nulls %}
-    where {{ not_null }}
-    {%- endif %}
+    where {{ where }}
     group by 1
     having count(*) > 1
 )
-select {{ keys }}{% if key_alias %} as {{ key_alias }}{% endif %}, count(*) as {{ count_alias }}
+{{ counted }}
 from {{ model }}
-where hash({{ keys }}) in (select _key_hash from repeated_hashes)
-{%- if skip_nulls %}
-    and {{ not_null }}
-{%- endif %}
+where {{ where }} and hash({{ keys }}) in (select _key_hash from repeated_hashes)
 group by {{ keys }}
 having count(*) > 1
 {% endmacro %}
 
-{% macro spark__repeated_keys(model, columns, key_alias, count_alias, skip_nulls) %}
-{%- set keys = columns | join(', ') %}
-select {{ keys }}{% if key_alias %} as {{ key_alias }}{% endif %}, count(*) as {{ count_alias }}
+{% macro spark__repeated_keys(model, keys, where, counted) %}
+{{ counted }}
 from {{ model }}
-{%- if skip_nulls %}
-where {% for c in columns %}{{ c }} is not null{% if not loop.last %} and {% endif %}{% endfor %}
-{%- endif %}
+where {{ where }}
 group by {{ keys }}
 having count(*) > 1
 {% endmacro %}
